@@ -1,0 +1,65 @@
+# SynsetLab: `make run` sets everything up and serves the demo; `make test` runs the whole suite.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+SHARED := $(abspath ../shared/data)
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+# Zero-config local run: DEBUG, SQLite and the embedded filesystem broker unless set otherwise.
+RUN_ENV := DEBUG=$${DEBUG:-1} \
+	OMW_DIR=$${OMW_DIR:-$(if $(wildcard $(SHARED)/omw),$(SHARED)/omw,var/nltk_data/corpora/omw-2.0)} \
+	DEMO_IMAGES=$${DEMO_IMAGES:-$(if $(wildcard $(SHARED)/imagenet-samples),$(SHARED)/imagenet-samples,)}
+
+.PHONY: run setup test lint system-deps system-deps-test venv clean
+
+$(VENV)/bin/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.deps-run: pyproject.toml | $(VENV)/bin/python
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q -e .
+	touch $@
+
+$(VENV)/.deps-test: pyproject.toml $(VENV)/.deps-run
+	$(PIP) install -q -e '.[test]'
+	touch $@
+
+# Debian packages: WordNet 3.0 (read by nltk offline), and for tests Chromium and docker-compose.
+system-deps:
+	@if [ ! -f /usr/share/wordnet/data.noun ] && command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq wordnet-base wordnet-sense-index; fi
+
+system-deps-test: system-deps
+	@missing=""; command -v chromium >/dev/null || missing="$$missing chromium"; \
+	command -v docker-compose >/dev/null || missing="$$missing docker-compose"; \
+	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
+		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; fi
+
+setup: system-deps $(VENV)/.deps-run
+	$(RUN_ENV) $(PY) manage.py migrate --no-input -v0
+	$(RUN_ENV) $(PY) manage.py import_wordnet --if-empty
+	$(RUN_ENV) $(PY) manage.py collectstatic --no-input -v0
+	$(RUN_ENV) $(PY) manage.py demo_setup
+
+run: setup
+	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C stops the web app and the worker)"
+	@trap 'kill 0' EXIT INT TERM; \
+	$(RUN_ENV) $(VENV)/bin/celery -A config worker -Q default,downloads,consensus,crowd \
+		--concurrency 2 --loglevel INFO & \
+	$(RUN_ENV) $(VENV)/bin/celery -A config beat --loglevel WARNING \
+		--schedule var/celerybeat-schedule & \
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000 --noreload; wait
+
+lint: $(VENV)/.deps-test
+	$(VENV)/bin/ruff check .
+
+# The whole suite on PostgreSQL and Redis (DATABASE_URL / CELERY_BROKER_URL defaults in
+# pyproject.toml). pytest's exit code 5 ("no tests ran") counts as failure.
+test: system-deps-test $(VENV)/.deps-test lint
+	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+clean:
+	rm -rf $(VENV) var staticfiles

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class SynsetsConfig(AppConfig):
+    name = "synsets"
+    verbose_name = "WordNet synsets"

@@ -1,0 +1,151 @@
+"""Find WordNet 3.0 for nltk offline; read its noun hierarchy and Open Multilingual Wordnet lemmas.
+
+nltk's downloader cannot reach the internet on our machines (product.md §1.1): Debian's
+``wordnet-base`` ships the database in /usr/share/wordnet, which nltk reads once it is copied to
+``<NLTK_DATA>/corpora/wordnet/`` together with the ``lexnames`` file Debian lacks.
+"""
+
+from __future__ import annotations
+
+import shutil
+import warnings
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nltk
+
+# From `man 5 lexnames` (WordNet 3.0): file number, lexicographer file, syntactic category
+# (1 noun, 2 verb, 3 adjective, 4 adverb). Debian's wordnet-base does not ship this file.
+LEXNAMES = [
+    "adj.all 3", "adj.pert 3", "adv.all 4", "noun.Tops 1", "noun.act 1", "noun.animal 1",
+    "noun.artifact 1", "noun.attribute 1", "noun.body 1", "noun.cognition 1",
+    "noun.communication 1", "noun.event 1", "noun.feeling 1", "noun.food 1", "noun.group 1",
+    "noun.location 1", "noun.motive 1", "noun.object 1", "noun.person 1", "noun.phenomenon 1",
+    "noun.plant 1", "noun.possession 1", "noun.process 1", "noun.quantity 1", "noun.relation 1",
+    "noun.shape 1", "noun.state 1", "noun.substance 1", "noun.time 1", "verb.body 2",
+    "verb.change 2", "verb.cognition 2", "verb.communication 2", "verb.competition 2",
+    "verb.consumption 2", "verb.contact 2", "verb.creation 2", "verb.emotion 2", "verb.motion 2",
+    "verb.perception 2", "verb.possession 2", "verb.social 2", "verb.stative 2",
+    "verb.weather 2", "adj.ppl 3",
+]  # fmt: skip
+
+# Files nltk's WordNetCorpusReader opens.
+_WORDNET_FILES = [
+    f"{kind}.{pos}" for kind in ("data", "index") for pos in ("noun", "verb", "adj", "adv")
+] + ["noun.exc", "verb.exc", "adj.exc", "adv.exc", "index.sense"]
+
+REMEDY = (
+    "WordNet 3.0 was not found. Either install Debian's copy "
+    "(`apt-get install wordnet-base wordnet-sense-index`, read from {system_dir}) or download "
+    "nltk's: `python -c \"import nltk; nltk.download('wordnet')\"` (searched in: {paths})."
+)
+
+
+class WordNetUnavailable(RuntimeError):
+    """No WordNet database could be found or laid out for nltk."""
+
+
+@dataclass(frozen=True)
+class NounSynset:
+    wnid: str
+    lemmas: list[str]
+    gloss: str
+    lexname: str
+    hypernyms: list[str] = field(default_factory=list)
+    instance_hypernyms: list[str] = field(default_factory=list)
+
+
+def wnid_for_offset(offset: int) -> str:
+    """ImageNet names a noun synset by 'n' and its 8-digit WordNet 3.0 offset."""
+    return f"n{offset:08d}"
+
+
+def install_system_wordnet(system_dir: Path, nltk_data: Path) -> Path:
+    """Copy Debian's WordNet files into nltk's layout (copies: nltk refuses outside symlinks)."""
+    target = nltk_data / "corpora" / "wordnet"
+    target.mkdir(parents=True, exist_ok=True)
+    for name in _WORDNET_FILES:
+        source = system_dir / name
+        if source.is_file():
+            shutil.copyfile(source, target / name)
+    lexnames = "".join(f"{i:02d}\t{line.replace(' ', chr(9))}\n" for i, line in enumerate(LEXNAMES))
+    (target / "lexnames").write_text(lexnames)
+    return target
+
+
+def load_wordnet(*, nltk_data: Path, system_dir: Path):
+    """Return nltk's WordNet 3.0 reader, laying out Debian's files under ``nltk_data`` if needed."""
+    from nltk.corpus.reader.wordnet import WordNetCorpusReader
+
+    # nltk only opens corpora under a directory on nltk.data.path (a security check), so ours
+    # has to be registered there, first.
+    if str(nltk_data) not in nltk.data.path:
+        nltk.data.path.insert(0, str(nltk_data))
+    paths = list(nltk.data.path)
+    try:
+        root = nltk.data.find("corpora/wordnet", paths=paths)
+    except LookupError:
+        if not (system_dir / "data.noun").is_file():
+            raise WordNetUnavailable(
+                REMEDY.format(system_dir=system_dir, paths=", ".join(paths))
+            ) from None
+        install_system_wordnet(system_dir, nltk_data)
+        root = nltk.data.find("corpora/wordnet", paths=paths)
+    with warnings.catch_warnings():
+        # Multilingual lemmas are read from OMW tab files directly (read_omw_lemmas).
+        warnings.filterwarnings("ignore", message="The multilingual functions")
+        reader = WordNetCorpusReader(root, None)
+    if reader.get_version() != "3.0":
+        raise WordNetUnavailable(
+            f"Found WordNet {reader.get_version()} at {root}; SynsetLab needs 3.0"
+        )
+    return reader
+
+
+def _display(lemma_name: str) -> str:
+    return lemma_name.replace("_", " ")
+
+
+def iter_noun_synsets(reader) -> Iterator[NounSynset]:
+    for synset in reader.all_synsets("n"):
+        yield NounSynset(
+            wnid=wnid_for_offset(synset.offset()),
+            lemmas=[_display(name) for name in synset.lemma_names()],
+            gloss=synset.definition(),
+            lexname=synset.lexname(),
+            hypernyms=[wnid_for_offset(p.offset()) for p in synset.hypernyms()],
+            instance_hypernyms=[wnid_for_offset(p.offset()) for p in synset.instance_hypernyms()],
+        )
+
+
+def read_omw_lemmas(omw_dir: Path) -> dict[str, dict[str, list[str]]]:
+    """Read noun lemmas from Open Multilingual Wordnet tab files: {language: {wnid: [lemma, ...]}}.
+
+    Layout as nltk reads it: ``<omw_dir>/<lang>/wn-data-<lang>.tab``; rows are
+    ``<offset>-<pos><TAB><lang>:lemma<TAB><word>``. Missing directory → no languages.
+    """
+    languages: dict[str, dict[str, list[str]]] = {}
+    if not omw_dir.is_dir():
+        return languages
+    for tab in sorted(omw_dir.glob("*/wn-data-*.tab")):
+        language = tab.stem.removeprefix("wn-data-")
+        by_wnid: dict[str, list[str]] = {}
+        with tab.open(encoding="utf-8") as rows:
+            for row in rows:
+                if row.startswith("#"):
+                    continue
+                parts = row.rstrip("\n").split("\t")
+                if len(parts) < 3 or not parts[1].endswith(":lemma"):
+                    continue
+                offset_pos, word = parts[0], parts[2].strip()
+                offset, _, pos = offset_pos.partition("-")
+                if pos != "n" or not offset.isdigit() or not word:
+                    continue
+                lemmas = by_wnid.setdefault(wnid_for_offset(int(offset)), [])
+                word = _display(word)
+                if word not in lemmas:
+                    lemmas.append(word)
+        if by_wnid:
+            languages[language] = by_wnid
+    return languages

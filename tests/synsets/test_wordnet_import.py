@@ -1,0 +1,150 @@
+"""The import against the real WordNet 3.0 files (product.md §1.1 figures)."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from synsets.importer import hierarchy_build, wordnet_import
+from synsets.models import Synset, SynsetClosure, SynsetEdge, SynsetLemma
+from synsets.wordnet import NounSynset, WordNetUnavailable, load_wordnet, read_omw_lemmas
+
+pytestmark = pytest.mark.django_db
+
+
+def test_import_counts_match_wordnet_3_0(wordnet):
+    assert Synset.objects.count() == 82_115
+    assert SynsetEdge.objects.count() == 84_427
+    assert wordnet.synsets.total == 82_115
+    assert SynsetEdge.objects.filter(kind=SynsetEdge.Kind.INSTANCE_HYPERNYM).exists()
+    assert SynsetClosure.objects.filter(distance=0).count() == 82_115
+
+
+def test_dog_parents_and_ancestors(wordnet):
+    parents = set(
+        SynsetEdge.objects.filter(child_id="n02084071").values_list("parent_id", flat=True)
+    )
+    assert parents == {"n01317541", "n02083346"}
+    ancestors = set(
+        SynsetClosure.objects.filter(descendant_id="n02084071").values_list(
+            "ancestor_id", flat=True
+        )
+    )
+    assert {"n01861778", "n00001740"} <= ancestors
+    dog = Synset.objects.get(wnid="n02084071")
+    assert dog.lemmas == ["dog", "domestic dog", "Canis familiaris"]
+    assert dog.lexname == "noun.animal"
+    assert "Canis" in dog.gloss or "domesticated" in dog.gloss
+
+
+def test_entity_is_the_only_root(wordnet):
+    assert list(Synset.objects.filter(depth=0).values_list("wnid", flat=True)) == ["n00001740"]
+    assert Synset.objects.get(wnid="n00001740").subtree_size == 82_115
+
+
+def test_every_imagenet_1k_wnid_exists_with_matching_first_lemma(wordnet, shared_data):
+    lists = shared_data / "imagenet-lists"
+    wnids = (lists / "imagenet_synsets.txt").read_text().split()
+    assert len(wnids) == 1000
+    imagenet_lemma = {}
+    for line in (lists / "imagenet_synset_to_lemma.txt").read_text().splitlines():
+        wnid, _, lemmas = line.partition("\t")
+        imagenet_lemma[wnid] = lemmas.split(", ")[0]
+    ours = dict(
+        (wnid, lemmas[0])
+        for wnid, lemmas in Synset.objects.filter(wnid__in=wnids).values_list("wnid", "lemmas")
+    )
+    assert set(ours) == set(wnids)
+    mismatched = {w: (ours[w], imagenet_lemma[w]) for w in wnids if ours[w] != imagenet_lemma[w]}
+    assert mismatched == {}
+
+
+def test_imagenet_21k_wnids_exist(wordnet, shared_data):
+    wnids = set(
+        (shared_data / "imagenet-lists" / "imagenet21k_goog_synsets.txt").read_text().split()
+    )
+    assert len(wnids) >= 21_841
+    assert Synset.objects.filter(wnid__in=wnids).count() == len(wnids)
+
+
+def test_multilingual_lemmas_are_stored_per_language(wordnet):
+    languages = set(SynsetLemma.objects.values_list("language", flat=True).distinct())
+    assert {"eng", "cmn", "ita", "nld"} <= languages
+    assert SynsetLemma.objects.filter(synset_id="n02084071", language="cmn", lemma="狗").exists()
+    assert SynsetLemma.objects.filter(synset_id="n02084071", language="ita", lemma="cane").exists()
+
+
+def test_second_import_changes_nothing(wordnet, shared_data):
+    before = (SynsetClosure.objects.count(), SynsetLemma.objects.count())
+    summary = wordnet_import(
+        nltk_data=settings.NLTK_DATA,
+        system_dir=settings.WORDNET_SYSTEM_DIR,
+        omw_dir=shared_data / "omw",
+    )
+    assert not summary.changed, summary.line()
+    assert (SynsetClosure.objects.count(), SynsetLemma.objects.count()) == before
+    assert Synset.objects.count() == 82_115
+
+
+def test_import_repairs_a_damaged_hierarchy(wordnet, shared_data):
+    SynsetEdge.objects.filter(child_id="n02084071").delete()
+    SynsetClosure.objects.filter(descendant_id="n02085620").delete()
+    Synset.objects.filter(wnid="n02084071").update(gloss="vandalised")
+    summary = wordnet_import(
+        nltk_data=settings.NLTK_DATA, system_dir=settings.WORDNET_SYSTEM_DIR, omw_dir=None
+    )
+    assert summary.edges.created == 2
+    assert summary.closure.created > 0
+    assert summary.synsets.updated == 1
+    assert Synset.objects.get(wnid="n02084071").gloss != "vandalised"
+
+
+def test_missing_wordnet_names_both_remedies(tmp_path, monkeypatch):
+    import nltk
+
+    monkeypatch.setattr(nltk.data, "path", [str(tmp_path / "elsewhere")])
+    with pytest.raises(WordNetUnavailable) as excinfo:
+        load_wordnet(nltk_data=tmp_path / "nltk", system_dir=tmp_path / "none")
+    message = str(excinfo.value)
+    assert "apt-get install wordnet-base wordnet-sense-index" in message
+    assert "nltk.download('wordnet')" in message
+
+
+def test_debian_files_are_laid_out_for_nltk(tmp_path, monkeypatch):
+    import nltk
+
+    monkeypatch.setattr(nltk.data, "path", [])
+    reader = load_wordnet(nltk_data=tmp_path, system_dir=settings.WORDNET_SYSTEM_DIR)
+    assert reader.get_version() == "3.0"
+    assert (tmp_path / "corpora" / "wordnet" / "lexnames").read_text().count("\n") == 45
+    assert not (tmp_path / "corpora" / "wordnet" / "data.noun").is_symlink()
+    assert reader.synset_from_pos_and_offset("n", 2084071).lexname() == "noun.animal"
+
+
+def test_hierarchy_build_handles_multiple_parents_and_shortest_distance():
+    synsets = [
+        NounSynset("n00000001", ["root"], "", "noun.Tops"),
+        NounSynset("n00000002", ["a"], "", "noun.Tops", hypernyms=["n00000001"]),
+        NounSynset("n00000003", ["b"], "", "noun.Tops", hypernyms=["n00000002"]),
+        NounSynset(
+            "n00000004", ["c"], "", "noun.Tops",
+            hypernyms=["n00000003"], instance_hypernyms=["n00000001"],
+        ),
+    ]  # fmt: skip
+    hierarchy = hierarchy_build(synsets)
+    assert hierarchy.closure[("n00000001", "n00000004")] == 1
+    assert hierarchy.depth["n00000004"] == 1
+    assert hierarchy.max_depth["n00000004"] == 3
+    assert hierarchy.subtree_size["n00000001"] == 4
+    assert hierarchy.edges[("n00000001", "n00000004")] == "instance_hypernym"
+
+
+def test_omw_reader_skips_other_parts_of_speech(tmp_path):
+    folder = tmp_path / "xyz"
+    folder.mkdir()
+    (folder / "wn-data-xyz.tab").write_text(
+        "# header\n02084071-n\txyz:lemma\thund_dyr\n02084071-v\txyz:lemma\tverb\n"
+        "bad line\n02084071-n\txyz:def\tnot a lemma\n",
+        encoding="utf-8",
+    )
+    assert read_omw_lemmas(tmp_path) == {"xyz": {"n02084071": ["hund dyr"]}}
