@@ -1,0 +1,80 @@
+"""The dynamic-consensus stopping rule (Deng et al. 2009 §3.2): keep asking for votes on an item
+until its posterior is convincing either way, or until the per-item vote cap is reached."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from labeling.consensus.types import Decision
+
+# Integer codes of the vectorised rule, in the order of DECISIONS.
+DECISIONS: tuple[Decision, ...] = (
+    Decision.ACCEPT,
+    Decision.REJECT,
+    Decision.NEED_MORE,
+    Decision.UNDECIDED,
+)
+ACCEPT, REJECT, NEED_MORE, UNDECIDED = range(4)
+
+
+@dataclass(frozen=True)
+class StoppingRule:
+    """Accept when P(positive) ≥ τ, reject when P(positive) ≤ 1 − τ′, else ask again until the cap.
+
+    With ``positive=None`` (multi-class projects) the item is decided (ACCEPT, meaning "the most
+    probable label is settled") once its largest posterior reaches τ; REJECT is then never used.
+    The paper gives no threshold: it is a per-project setting. Posteriors of a conditionally
+    independent model are over-confident, so a precision target needs τ above that target.
+    """
+
+    accept_threshold: float = 0.99
+    reject_threshold: float = 0.99
+    max_votes: int = 10
+    positive: Hashable | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("accept_threshold", "reject_threshold"):
+            value = getattr(self, name)
+            if not 0.5 <= value <= 1.0:
+                raise ValueError(f"{name} must lie in [0.5, 1], got {value}")
+        if self.max_votes < 1:
+            raise ValueError("max_votes must be at least 1")
+
+    def decide(self, posterior: Mapping[Hashable, float], n_votes: int) -> Decision:
+        labels = tuple(posterior)
+        row = np.array([[posterior[label] for label in labels]], dtype=float)
+        code = self.decide_many(row, np.array([n_votes]), labels=labels)[0]
+        return DECISIONS[code]
+
+    def decide_many(
+        self,
+        posterior: np.ndarray,
+        n_votes: np.ndarray,
+        *,
+        labels: tuple[Hashable, ...],
+        vote_limit: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Decision codes for every row of an (items × labels) posterior.
+
+        ``vote_limit`` lowers the cap per item (online replay: an item cannot get more votes than
+        were collected for it in the archive).
+        """
+        cap = np.full(posterior.shape[0], self.max_votes)
+        if vote_limit is not None:
+            cap = np.minimum(cap, vote_limit)
+        codes = np.full(posterior.shape[0], NEED_MORE, dtype=np.int8)
+        if self.positive is None:
+            accepted = posterior.max(axis=1) >= self.accept_threshold
+            rejected = np.zeros_like(accepted)
+        else:
+            p_good = posterior[:, labels.index(self.positive)]
+            accepted = p_good >= self.accept_threshold
+            rejected = ~accepted & (p_good <= 1.0 - self.reject_threshold)
+        codes[n_votes >= cap] = UNDECIDED
+        # A convincing posterior wins over the cap: the item is decided, not merely out of votes.
+        codes[accepted] = ACCEPT
+        codes[rejected] = REJECT
+        return codes

@@ -1,0 +1,213 @@
+"""Plain data types shared by every consensus method: votes, the encoded vote matrix, decisions
+and per-item / per-worker results (no Django: the engine takes and returns plain data)."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class Vote:
+    """One worker's answer about one item (for ImageNet: "is this image a <synset>?")."""
+
+    item: Hashable
+    worker: Hashable
+    label: Hashable
+
+
+class Decision(enum.StrEnum):
+    """What the dynamic-consensus stopping rule says about an item (Deng et al. 2009 §3.2)."""
+
+    ACCEPT = "accept"
+    REJECT = "reject"
+    NEED_MORE = "need_more"
+    UNDECIDED = "undecided"  # the vote cap was reached without a confident answer
+
+
+def _ordered(values: Iterable[Hashable]) -> list[Hashable]:
+    """Distinct values in sorted order when they are comparable, else in first-seen order."""
+    distinct = list(dict.fromkeys(values))
+    try:
+        return sorted(distinct)  # type: ignore[type-var]
+    except TypeError:
+        return distinct
+
+
+def _encode(values: Sequence[Hashable], vocabulary: Sequence[Hashable]) -> np.ndarray:
+    position = {value: index for index, value in enumerate(vocabulary)}
+    try:
+        return np.fromiter((position[v] for v in values), dtype=np.int64, count=len(values))
+    except KeyError as error:
+        raise ValueError(f"value {error.args[0]!r} is not in the declared labels") from None
+
+
+@dataclass(frozen=True)
+class VoteMatrix:
+    """Votes encoded as three parallel integer arrays, the form every method computes on.
+
+    ``items``, ``workers`` and ``labels`` map the integer codes back to the caller's hashables.
+    Items with no vote may be declared (e.g. gold items or candidates not yet shown).
+    """
+
+    items: tuple[Hashable, ...]
+    workers: tuple[Hashable, ...]
+    labels: tuple[Hashable, ...]
+    item_index: np.ndarray
+    worker_index: np.ndarray
+    label_index: np.ndarray
+
+    @classmethod
+    def from_columns(
+        cls,
+        items: Sequence[Hashable],
+        workers: Sequence[Hashable],
+        labels: Sequence[Hashable],
+        *,
+        label_set: Sequence[Hashable] | None = None,
+        item_set: Sequence[Hashable] | None = None,
+    ) -> VoteMatrix:
+        if not len(items) == len(workers) == len(labels):
+            raise ValueError("items, workers and labels must have the same length")
+        label_vocabulary = list(label_set) if label_set is not None else _ordered(labels)
+        item_vocabulary = list(dict.fromkeys([*(item_set or ()), *items]))
+        worker_vocabulary = list(dict.fromkeys(workers))
+        return cls(
+            items=tuple(item_vocabulary),
+            workers=tuple(worker_vocabulary),
+            labels=tuple(label_vocabulary),
+            item_index=_encode(items, item_vocabulary),
+            worker_index=_encode(workers, worker_vocabulary),
+            label_index=_encode(labels, label_vocabulary),
+        )
+
+    @classmethod
+    def from_votes(
+        cls,
+        votes: Iterable[Vote],
+        *,
+        label_set: Sequence[Hashable] | None = None,
+        item_set: Sequence[Hashable] | None = None,
+    ) -> VoteMatrix:
+        votes = list(votes)
+        return cls.from_columns(
+            [v.item for v in votes],
+            [v.worker for v in votes],
+            [v.label for v in votes],
+            label_set=label_set,
+            item_set=item_set,
+        )
+
+    @property
+    def n_items(self) -> int:
+        return len(self.items)
+
+    @property
+    def n_workers(self) -> int:
+        return len(self.workers)
+
+    @property
+    def n_labels(self) -> int:
+        return len(self.labels)
+
+    @property
+    def n_votes(self) -> int:
+        return int(self.item_index.size)
+
+    def label_counts(self) -> np.ndarray:
+        """(items × labels) number of votes for each label."""
+        flat = self.item_index * self.n_labels + self.label_index
+        counts = np.bincount(flat, minlength=self.n_items * self.n_labels)
+        return counts.reshape(self.n_items, self.n_labels)
+
+    def votes_per_item(self) -> np.ndarray:
+        return np.bincount(self.item_index, minlength=self.n_items)
+
+    def subset(self, mask: np.ndarray) -> VoteMatrix:
+        """The same vocabularies with only the votes where ``mask`` is true (online replay)."""
+        return VoteMatrix(
+            items=self.items,
+            workers=self.workers,
+            labels=self.labels,
+            item_index=self.item_index[mask],
+            worker_index=self.worker_index[mask],
+            label_index=self.label_index[mask],
+        )
+
+    def item_codes(self, items: Iterable[Hashable]) -> np.ndarray:
+        position = {item: index for index, item in enumerate(self.items)}
+        return np.array([position[item] for item in items], dtype=np.int64)
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """What a consensus method computes, in the matrix's integer coding.
+
+    ``posterior`` is (items × labels); ``confusion`` is (workers × true label × given label) or
+    None for methods without a worker model (majority vote).
+    """
+
+    posterior: np.ndarray
+    class_prior: np.ndarray
+    confusion: np.ndarray | None = None
+    iterations: int = 0
+    hard_labels: np.ndarray | None = None  # set when ties were split at random
+
+    def predicted(self) -> np.ndarray:
+        if self.hard_labels is not None:
+            return self.hard_labels
+        return np.argmax(self.posterior, axis=1)
+
+
+@dataclass(frozen=True)
+class ItemResult:
+    posterior: dict[Hashable, float]
+    decision: Decision
+    n_votes: int
+
+    @property
+    def label(self) -> Hashable:
+        return max(self.posterior, key=self.posterior.__getitem__)
+
+
+@dataclass(frozen=True)
+class WorkerResult:
+    """``confusion[true][given]`` = P(worker answers ``given`` | item is ``true``).
+
+    ``reliability`` is the multi-class Youden index (mean diagonal − 1/K) / (1 − 1/K): 1 for a
+    perfect worker, ~0 for a spammer (uniform or constant answers), negative for an adversary.
+    """
+
+    confusion: dict[Hashable, dict[Hashable, float]]
+    reliability: float
+    n_votes: int
+
+
+@dataclass(frozen=True)
+class Result:
+    labels: tuple[Hashable, ...]
+    items: dict[Hashable, ItemResult]
+    workers: dict[Hashable, WorkerResult]
+    class_prior: dict[Hashable, float]
+    difficulty: float  # mean normalised posterior entropy: 0 = every item certain, 1 = coin flips
+    mean_worker_accuracy: float | None = None
+    iterations: int = 0
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def worker_reliability(confusion: np.ndarray) -> np.ndarray:
+    """Youden-style skill of each worker from (workers × K × K) confusion matrices."""
+    n_labels = confusion.shape[-1]
+    mean_diagonal = np.trace(confusion, axis1=-2, axis2=-1) / n_labels
+    return (mean_diagonal - 1.0 / n_labels) / (1.0 - 1.0 / n_labels)
+
+
+def normalised_entropy(posterior: np.ndarray) -> np.ndarray:
+    n_labels = posterior.shape[1]
+    if n_labels < 2:
+        return np.zeros(posterior.shape[0])
+    safe = np.clip(posterior, 1e-300, 1.0)
+    return -(posterior * np.log(safe)).sum(axis=1) / np.log(n_labels)
