@@ -95,7 +95,8 @@ class Candidate(TimeStampedModel):
     class RejectReason(models.TextChoices):
         NOT_AN_IMAGE = "not_an_image", "not an image"
         EMPTY = "empty", "empty file"
-        CORRUPT = "corrupt", "corrupt or truncated"
+        CORRUPT = "corrupt", "corrupt"
+        TRUNCATED = "truncated", "truncated"
         TOO_SMALL = "too_small", "too small"
         TOO_MANY_PIXELS = "too_many_pixels", "too many pixels (decompression bomb)"
         UNSUPPORTED_FORMAT = "unsupported_format", "unsupported format"
