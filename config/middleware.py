@@ -1,0 +1,75 @@
+"""Project-wide middleware: request ids for structured logs, and a clean 503 while the database
+is unreachable (a restarted PostgreSQL must not produce 500 pages or tracebacks)."""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import re
+import uuid
+
+from django.db import InterfaceError, OperationalError
+from django.http import HttpResponse, JsonResponse
+
+request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+_SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+logger = logging.getLogger("synsetlab.request")
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every log record (``-`` outside requests)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id_var.get()
+        return True
+
+
+class RequestIdMiddleware:
+    """Takes a well-formed X-Request-ID from the proxy or makes one; echoes it on the response."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        incoming = request.headers.get("X-Request-ID", "")
+        request.id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+        token = request_id_var.set(request.id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response["X-Request-ID"] = request.id
+        return response
+
+
+class DatabaseUnavailableMiddleware:
+    """Turns database connection errors into 503 + Retry-After. Django drops the broken
+    connection at the end of the request (CONN_HEALTH_CHECKS), so the next request reconnects:
+    no app restart is needed after PostgreSQL comes back."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        return self.get_response(request)
+
+    def process_exception(self, request, exception):
+        if not isinstance(exception, OperationalError | InterfaceError):
+            return None
+        logger.warning("database unavailable: %s", type(exception).__name__)
+        from django.db import connections
+
+        for connection in connections.all(initialized_only=True):
+            connection.close_if_unusable_or_obsolete()
+        if request.path.startswith("/api/") or "json" in request.headers.get("Accept", ""):
+            response = JsonResponse(
+                {"detail": "The database is temporarily unavailable; retry shortly."}, status=503
+            )
+        else:
+            response = HttpResponse(
+                "<!doctype html><title>Temporarily unavailable</title>"
+                "<h1>Temporarily unavailable</h1><p>Please retry in a few seconds.</p>",
+                status=503,
+            )
+        response["Retry-After"] = "5"
+        return response
