@@ -195,6 +195,13 @@ CELERY_TASK_ROUTES = {
     "labeling.tasks.crowd_*": {"queue": "crowd"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE = {
+    "labeling-leases-expire": {"task": "labeling.tasks.leases_expire_task", "schedule": 60.0},
+    "labeling-recompute-sweep": {
+        "task": "labeling.tasks.recompute_pending_sweep",
+        "schedule": 120.0,
+    },
+}
 
 # WordNet through nltk (product.md §1.1): NLTK_DATA is searched first; on Debian the loader lays
 # out /usr/share/wordnet there when nltk's own data is missing.

@@ -7,12 +7,14 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from labeling.urls import api_urlpatterns as labeling_api
 from synsets.urls import api_urlpatterns as synset_api
 
 from .health import healthz
 
 api_patterns = [
     *synset_api,
+    *labeling_api,
 ]
 
 urlpatterns = [
@@ -26,6 +28,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("synsets.urls")),
+    path("", include("labeling.urls")),
     path("api/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),

@@ -1,0 +1,233 @@
+"""REST API of the labeling app: next HIT, submit, my stats (annotators and staff, throttled per
+worker) and projects (staff; edits by project owners)."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import serializers, status
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.exceptions import ValidationError as ApiValidationError
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from .hits.scheduler import hit_next_for_worker
+from .hits.selectors import hit_payload, worker_stats
+from .hits.submission import AssignmentNotFound, SubmissionError, assignment_submit
+from .models import Project
+from .permissions import IsAnnotatorOrStaff, IsStaff
+from .projects import PROJECT_SETTINGS, project_can_edit, project_create, project_update
+
+
+class _WorkerApi(APIView):
+    permission_classes = [IsAnnotatorOrStaff]
+    throttle_classes = [ScopedRateThrottle]
+    throttle_scope = "worker"
+
+
+class HitSerializer(serializers.Serializer):
+    class SynsetSerializer(serializers.Serializer):
+        class ParentSerializer(serializers.Serializer):
+            wnid = serializers.CharField()
+            name = serializers.CharField()
+
+        wnid = serializers.CharField()
+        name = serializers.CharField()
+        lemmas = serializers.ListField(child=serializers.CharField())
+        gloss = serializers.CharField()
+        wikipedia_url = serializers.URLField()
+        parent = ParentSerializer(allow_null=True)
+
+    class ItemSerializer(serializers.Serializer):
+        id = serializers.IntegerField()
+        thumbnail_url = serializers.CharField()
+        image_url = serializers.CharField()
+
+    id = serializers.IntegerField()
+    project = serializers.CharField()
+    lease_expires_at = serializers.DateTimeField()
+    submit_url = serializers.CharField()
+    synset = SynsetSerializer()
+    items = ItemSerializer(many=True)
+
+
+class HitNextApi(_WorkerApi):
+    """Lease the worker's next HIT in a project (or return their live one).
+
+    ``exclude`` lists assignment ids the client already holds, to prefetch the following HIT.
+    204 when there is nothing to label for this worker.
+    """
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "HitNextInput"
+
+        exclude = serializers.ListField(
+            child=serializers.IntegerField(), required=False, default=list, max_length=10
+        )
+
+    @extend_schema(
+        request=InputSerializer,
+        responses={200: HitSerializer, 204: OpenApiResponse(description="No work left")},
+    )
+    def post(self, request, slug: str):
+        project = get_object_or_404(Project, slug=slug, active=True)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        assignment = hit_next_for_worker(
+            project=project, worker=request.user, exclude=data.validated_data["exclude"]
+        )
+        if assignment is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(HitSerializer(hit_payload(assignment=assignment)).data)
+
+
+class AssignmentSubmitApi(_WorkerApi):
+    """Submit the answers of one assignment. Idempotent: a re-post returns the same result."""
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AssignmentSubmitInput"
+
+        selected = serializers.ListField(child=serializers.IntegerField(), max_length=500)
+        unselected = serializers.ListField(child=serializers.IntegerField(), max_length=500)
+        duration_ms = serializers.IntegerField(min_value=0, max_value=24 * 3600 * 1000)
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AssignmentSubmitResult"
+
+        assignment_id = serializers.IntegerField()
+        votes_recorded = serializers.IntegerField()
+        reward_cents = serializers.IntegerField()
+        counted = serializers.BooleanField()
+        flags = serializers.ListField(child=serializers.CharField())
+        blocked = serializers.BooleanField()
+
+    @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
+    def post(self, request, assignment_id: int):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            result = assignment_submit(
+                assignment_id=assignment_id, worker=request.user, **data.validated_data
+            )
+        except AssignmentNotFound as error:
+            return Response({"code": error.code, "detail": error.message}, status=404)
+        except SubmissionError as error:
+            conflict = error.code in {"lease_expired", "already_submitted"}
+            return Response(
+                {"code": error.code, "detail": error.message}, status=409 if conflict else 400
+            )
+        return Response(self.OutputSerializer(result.as_dict()).data)
+
+
+class MeStatsApi(_WorkerApi):
+    """The signed-in worker's HITs, votes, gold accuracy (smoothed) and earnings."""
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "WorkerStats"
+
+        hits_submitted = serializers.IntegerField()
+        votes = serializers.IntegerField()
+        votes_counted = serializers.IntegerField()
+        gold_answers = serializers.IntegerField()
+        gold_accuracy = serializers.FloatField(allow_null=True)
+        earnings_cents = serializers.IntegerField()
+        blocked = serializers.BooleanField()
+
+    @extend_schema(responses={200: OutputSerializer})
+    def get(self, request):
+        return Response(self.OutputSerializer(worker_stats(worker=request.user)).data)
+
+
+class ProjectOutputSerializer(serializers.ModelSerializer):
+    synsets = serializers.SerializerMethodField()
+    owners = serializers.SlugRelatedField(many=True, read_only=True, slug_field="username")
+
+    class Meta:
+        model = Project
+        fields = ["id", "name", "slug", "owners", "synsets", *PROJECT_SETTINGS, "created_at"]
+
+    def get_synsets(self, project) -> list[str]:
+        return [ps.synset_id for ps in project.project_synsets.all()]
+
+
+class _ProjectSettingsSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Project
+        fields = ["name", *PROJECT_SETTINGS]
+        extra_kwargs = {field: {"required": False} for field in ["name", *PROJECT_SETTINGS]}
+
+
+def _validation_error(error: DjangoValidationError) -> ApiValidationError:
+    detail = error.message_dict if hasattr(error, "error_dict") else error.messages
+    return ApiValidationError(detail)
+
+
+class ProjectListApi(APIView):
+    """List projects, or create one over synset subtrees (wnids, presets or lemmas).
+    Permission: staff; the creator becomes an owner."""
+
+    permission_classes = [IsStaff]
+
+    class InputSerializer(_ProjectSettingsSerializer):
+        synsets = serializers.ListField(
+            child=serializers.CharField(max_length=100), min_length=1, max_length=100
+        )
+        slug = serializers.SlugField(required=False, max_length=80)
+
+        class Meta(_ProjectSettingsSerializer.Meta):
+            ref_name = "ProjectCreateInput"
+            fields = [*_ProjectSettingsSerializer.Meta.fields, "synsets", "slug"]
+            extra_kwargs = {
+                **_ProjectSettingsSerializer.Meta.extra_kwargs, "name": {"required": True},
+            }  # fmt: skip
+
+    @extend_schema(responses={200: ProjectOutputSerializer(many=True)})
+    def get(self, request):
+        projects = Project.objects.prefetch_related("owners", "project_synsets").order_by("name")
+        return Response(ProjectOutputSerializer(projects, many=True).data)
+
+    @extend_schema(request=InputSerializer, responses={201: ProjectOutputSerializer})
+    def post(self, request):
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        fields = dict(data.validated_data)
+        specs = fields.pop("synsets")
+        try:
+            project = project_create(synset_specs=specs, owners=[request.user], **fields)
+        except DjangoValidationError as error:
+            raise _validation_error(error) from None
+        return Response(ProjectOutputSerializer(project).data, status=status.HTTP_201_CREATED)
+
+
+class ProjectDetailApi(APIView):
+    """One project; PATCH its settings. Permission: staff read; owners and superusers edit."""
+
+    permission_classes = [IsStaff]
+
+    class InputSerializer(_ProjectSettingsSerializer):
+        class Meta(_ProjectSettingsSerializer.Meta):
+            ref_name = "ProjectUpdateInput"
+
+    @extend_schema(responses={200: ProjectOutputSerializer})
+    def get(self, request, slug: str):
+        project = get_object_or_404(Project, slug=slug)
+        return Response(ProjectOutputSerializer(project).data)
+
+    @extend_schema(request=InputSerializer, responses={200: ProjectOutputSerializer})
+    def patch(self, request, slug: str):
+        project = get_object_or_404(Project, slug=slug)
+        if not project_can_edit(project=project, user=request.user):
+            raise PermissionDenied("only the project's owners may edit it")
+        data = self.InputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        try:
+            project = project_update(project=project, **data.validated_data)
+        except DjangoValidationError as error:
+            raise _validation_error(error) from None
+        return Response(ProjectOutputSerializer(project).data)

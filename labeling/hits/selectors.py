@@ -1,0 +1,68 @@
+"""Read-side queries for HITs: what the grid shows for an assignment, and a worker's stats."""
+
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db.models import Count, Q, Sum
+from django.urls import reverse
+
+from labeling.models import Assignment, AssignmentItem, Project, Vote, WorkerProfile
+from synsets.models import Synset
+from synsets.selectors import synset_parents
+
+
+def hit_payload(*, assignment: Assignment) -> dict:
+    """Everything the grid needs for one assignment, in three queries whatever its size.
+
+    Which images are gold is deliberately absent: a worker must not be able to tell.
+    """
+    synset = Synset.objects.get(pk=assignment.synset_id)
+    parent = synset_parents(synset.wnid).first()
+    rows = AssignmentItem.objects.filter(assignment=assignment).order_by("position").values_list(
+        "item_id", "item__candidate_id"
+    )
+    return {
+        "id": assignment.pk,
+        "project": assignment.project.slug,
+        "lease_expires_at": assignment.lease_expires_at,
+        "submit_url": reverse("api-assignment-submit", args=[assignment.pk]),
+        "synset": {
+            "wnid": synset.wnid,
+            "name": synset.name,
+            "lemmas": synset.lemmas,
+            "gloss": synset.gloss,
+            "wikipedia_url": synset.wikipedia_url,
+            "parent": {"wnid": parent.wnid, "name": parent.name} if parent else None,
+        },
+        "items": [
+            {
+                "id": item_id,
+                "thumbnail_url": reverse("labeling:thumbnail", args=[candidate_id]),
+                "image_url": reverse("labeling:image", args=[candidate_id]),
+            }
+            for item_id, candidate_id in rows
+        ],
+    }
+
+
+def worker_stats(*, worker: AbstractBaseUser, project: Project | None = None) -> dict:
+    """HITs submitted, votes given, smoothed gold accuracy and earnings of one worker."""
+    assignments = Assignment.objects.filter(worker=worker, status=Assignment.Status.SUBMITTED)
+    votes = Vote.objects.filter(worker=worker)
+    if project is not None:
+        assignments = assignments.filter(project=project)
+        votes = votes.filter(item__project=project)
+    totals = assignments.aggregate(hits=Count("pk"), cents=Sum("reward_cents"))
+    vote_counts = votes.aggregate(
+        total=Count("pk"), counted=Count("pk", filter=Q(status=Vote.Status.CONFIRMED))
+    )
+    profile = WorkerProfile.objects.filter(user=worker).first()
+    return {
+        "hits_submitted": totals["hits"] or 0,
+        "votes": vote_counts["total"] or 0,
+        "votes_counted": vote_counts["counted"] or 0,
+        "gold_answers": profile.gold_total if profile else 0,
+        "gold_accuracy": profile.gold_accuracy if profile and profile.gold_total else None,
+        "earnings_cents": totals["cents"] or 0,
+        "blocked": bool(profile and profile.blocked),
+    }

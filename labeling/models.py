@@ -1,0 +1,310 @@
+"""Labeling projects, the images (items) to verify, HIT assignments with leases, votes and worker
+quality records (product.md §1.3; Deng et al. 2009 §3.2)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+
+from candidates.models import Candidate
+from config.models import TimeStampedModel
+from synsets.models import Synset
+
+# Deng et al. 2009 §3.2: the seed set collects "at least 10 votes" per image.
+MIN_SEED_VOTES = 10
+
+
+class Project(TimeStampedModel):
+    """A verification campaign over a set of synsets, with its HIT and consensus settings."""
+
+    class ConsensusMethod(models.TextChoices):
+        IMAGENET_TABLE = "imagenet_table", "ImageNet confidence table (Deng et al. 2009)"
+        WORKER_EM = "worker_em", "worker reliability EM (Dawid–Skene)"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    owners = models.ManyToManyField(
+        settings.AUTH_USER_MODEL,
+        blank=True,
+        related_name="owned_labeling_projects",
+        help_text="Admins of this project (may edit it).",
+    )
+    active = models.BooleanField(default=True)
+    # HIT shape.
+    images_per_hit = models.PositiveSmallIntegerField(
+        default=24, validators=[MinValueValidator(1), MaxValueValidator(200)]
+    )
+    gold_per_hit = models.PositiveSmallIntegerField(default=2, validators=[MaxValueValidator(50)])
+    # Consensus.
+    target_per_synset = models.PositiveIntegerField(default=1000)
+    seed_size = models.PositiveIntegerField(
+        default=50, help_text="Images per synset in the seed set."
+    )
+    seed_votes = models.PositiveSmallIntegerField(
+        default=MIN_SEED_VOTES, validators=[MinValueValidator(MIN_SEED_VOTES)]
+    )
+    min_votes = models.PositiveSmallIntegerField(
+        default=2,
+        validators=[MinValueValidator(1)],
+        help_text="Votes first asked for a non-seed image; consensus asks for more if needed.",
+    )
+    max_votes = models.PositiveSmallIntegerField(default=10, validators=[MinValueValidator(1)])
+    consensus_method = models.CharField(
+        max_length=16, choices=ConsensusMethod.choices, default=ConsensusMethod.WORKER_EM
+    )
+    accept_threshold = models.FloatField(
+        default=0.95, validators=[MinValueValidator(0.5), MaxValueValidator(1.0)]
+    )
+    reject_threshold = models.FloatField(
+        default=0.95, validators=[MinValueValidator(0.5), MaxValueValidator(1.0)]
+    )
+    # Leases and pay.
+    lease_seconds = models.PositiveIntegerField(default=600, validators=[MinValueValidator(30)])
+    reward_cents_per_hit = models.PositiveIntegerField(default=5)
+    # Quality control.
+    gold_min_answers = models.PositiveSmallIntegerField(default=5)
+    gold_block_below = models.FloatField(
+        default=0.6, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+    )
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(seed_votes__gte=MIN_SEED_VOTES), name="project_seed_votes_min"
+            ),
+            models.CheckConstraint(
+                condition=Q(max_votes__gte=F("min_votes")), name="project_max_votes_ge_min"
+            ),
+            models.CheckConstraint(condition=Q(images_per_hit__gte=1), name="project_hit_size"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProjectSynset(TimeStampedModel):
+    """A synset of a project with its consensus summary (written by the recompute task)."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="project_synsets")
+    synset = models.ForeignKey(Synset, on_delete=models.PROTECT, related_name="+")
+    accepted_count = models.PositiveIntegerField(default=0)
+    rejected_count = models.PositiveIntegerField(default=0)
+    undecided_count = models.PositiveIntegerField(default=0)
+    difficulty = models.FloatField(null=True, blank=True)
+    confidence_table = models.JSONField(default=dict, blank=True)
+    needs_recompute = models.BooleanField(default=False)
+    recomputed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["project_id", "synset_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "synset"], name="project_synset_unique"),
+        ]
+        indexes = [
+            # The periodic sweep: "which synsets still wait for a consensus recompute?"
+            models.Index(
+                fields=["project"],
+                condition=Q(needs_recompute=True),
+                name="project_synset_needs_recompute",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.project_id}:{self.synset_id}"
+
+
+class Item(TimeStampedModel):
+    """One candidate image to verify in one project; carries the scheduler's counters."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", "pending"
+        ACCEPTED = "accepted", "accepted"
+        REJECTED = "rejected", "rejected"
+        UNDECIDED = "undecided", "undecided (vote cap reached)"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
+    synset = models.ForeignKey(Synset, on_delete=models.PROTECT, related_name="+")
+    candidate = models.ForeignKey(
+        Candidate, on_delete=models.CASCADE, related_name="labeling_items"
+    )
+    is_seed = models.BooleanField(default=False)
+    is_gold = models.BooleanField(default=False)
+    gold_label = models.BooleanField(null=True, blank=True)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    votes_needed = models.PositiveSmallIntegerField(
+        default=0, help_text="More votes to ask for now (the consensus wiring updates it)."
+    )
+    active_leases = models.PositiveSmallIntegerField(default=0)
+    yes_votes = models.PositiveSmallIntegerField(default=0)
+    no_votes = models.PositiveSmallIntegerField(default=0)
+    posterior = models.FloatField(null=True, blank=True, help_text="P(image shows the synset).")
+
+    class Meta:
+        ordering = ["project_id", "synset_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "candidate"], name="item_candidate_once"),
+            models.CheckConstraint(
+                condition=Q(is_gold=False) | Q(gold_label__isnull=False),
+                name="item_gold_has_label",
+            ),
+            models.CheckConstraint(
+                condition=Q(posterior__isnull=True) | Q(posterior__gte=0, posterior__lte=1),
+                name="item_posterior_probability",
+            ),
+        ]
+        indexes = [
+            # hit_next_for_worker: pending images of one synset that still need votes, seed
+            # images first. Partial, so decided and gold images cost nothing.
+            models.Index(
+                fields=["project", "synset", "-is_seed", "id"],
+                condition=Q(state="pending", is_gold=False, votes_needed__gt=0),
+                name="item_scheduler_open",
+            ),
+            # Gold images mixed into a synset's HITs.
+            models.Index(
+                fields=["project", "synset"], condition=Q(is_gold=True), name="item_gold_by_synset"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"item {self.pk} ({self.synset_id}, {self.state})"
+
+
+class WorkerProfile(TimeStampedModel):
+    """A worker's gold record, flags and block status (one per user, created on first HIT)."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="worker_profile"
+    )
+    blocked = models.BooleanField(default=False)
+    blocked_reason = models.CharField(max_length=255, blank=True)
+    blocked_at = models.DateTimeField(null=True, blank=True)
+    gold_correct = models.PositiveIntegerField(default=0)
+    gold_total = models.PositiveIntegerField(default=0)
+    flags = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        ordering = ["user_id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(gold_correct__lte=F("gold_total")), name="worker_gold_correct_le_total"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"worker {self.user_id}"
+
+    @property
+    def gold_accuracy(self) -> float:
+        from labeling.quality import gold_accuracy_smoothed
+
+        return gold_accuracy_smoothed(correct=self.gold_correct, total=self.gold_total)
+
+
+class Assignment(TimeStampedModel):
+    """One HIT given to one worker: a batch of items of one synset under a lease."""
+
+    class Status(models.TextChoices):
+        LEASED = "leased", "leased"
+        SUBMITTED = "submitted", "submitted"
+        EXPIRED = "expired", "expired"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labeling_assignments"
+    )
+    synset = models.ForeignKey(Synset, on_delete=models.PROTECT, related_name="+")
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.LEASED)
+    lease_expires_at = models.DateTimeField()
+    submitted_at = models.DateTimeField(null=True, blank=True)
+    duration_ms = models.PositiveIntegerField(null=True, blank=True)
+    reward_cents = models.PositiveIntegerField(default=0)
+    result = models.JSONField(
+        null=True, blank=True, help_text="The submission's response, replayed on a re-post."
+    )
+    items = models.ManyToManyField(Item, through="AssignmentItem", related_name="assignments")
+
+    class Meta:
+        ordering = ["-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="submitted") | Q(submitted_at__isnull=False),
+                name="assignment_submitted_has_time",
+            ),
+        ]
+        indexes = [
+            # leases_expire: leased assignments past their expiry.
+            models.Index(
+                fields=["lease_expires_at"],
+                condition=Q(status="leased"),
+                name="assignment_lease_expiry",
+            ),
+            # Worker stats and the "already shown to W" exclusion.
+            models.Index(fields=["worker", "status"], name="assignment_by_worker_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"assignment {self.pk} ({self.worker_id}, {self.status})"
+
+
+class AssignmentItem(models.Model):
+    """An item's place in an assignment's grid; gold items are never revealed to the worker."""
+
+    assignment = models.ForeignKey(
+        Assignment, on_delete=models.CASCADE, related_name="assignment_items"
+    )
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignment_items")
+    position = models.PositiveSmallIntegerField()
+    is_gold = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["assignment_id", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "item"], name="assignment_item_once"),
+            models.UniqueConstraint(
+                fields=["assignment", "position"], name="assignment_position_once"
+            ),
+        ]
+        indexes = [
+            # The scheduler's "never show W an image twice": assignment items by item.
+            models.Index(fields=["item"], name="assignment_item_by_item"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.assignment_id}#{self.position}: {self.item_id}"
+
+
+class Vote(models.Model):
+    """One worker's answer about one item: does the image show the synset?"""
+
+    class Status(models.TextChoices):
+        CONFIRMED = "confirmed", "confirmed"
+        PENDING = "pending", "pending (crowd platform has not confirmed)"
+        EXCLUDED = "excluded", "excluded (worker blocked)"
+
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="votes")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labeling_votes"
+    )
+    assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="votes")
+    label = models.BooleanField()
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.CONFIRMED)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["item_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["item", "worker"], name="vote_once_per_item_worker"),
+        ]
+        indexes = [
+            # Consensus input: the counted votes of a synset's items.
+            models.Index(fields=["item"], condition=Q(status="confirmed"), name="vote_counted"),
+            # Blocking: every vote of a worker.
+            models.Index(fields=["worker", "status"], name="vote_by_worker_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"vote {self.item_id} by {self.worker_id}: {self.label}"

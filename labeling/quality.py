@@ -1,0 +1,166 @@
+"""Quality control: gold images, each worker's smoothed gold accuracy, answer flags (too fast,
+constant) and blocking, which takes a worker's votes out of consensus (product.md §1.3)."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Assignment, Item, Project, ProjectSynset, Vote, WorkerProfile
+
+# Toloka's skill smoothing: q = (K + correct) / (2K + total), K = 0.5 (product.md §1.4).
+GOLD_SMOOTHING_K = 0.5
+# People verify about one image per 1.7 s (product.md §4); under 0.3 s per image for a whole
+# grid is not looking.
+TOO_FAST_MS_PER_IMAGE = 300
+# All-yes or all-no over this many consecutive HITs is flagged as a constant answerer.
+CONSTANT_ANSWER_HITS = 5
+
+
+def gold_accuracy_smoothed(*, correct: int, total: int, k: float = GOLD_SMOOTHING_K) -> float:
+    return (k + correct) / (2 * k + total)
+
+
+def worker_profile_get(*, worker: AbstractBaseUser, lock: bool = False) -> WorkerProfile:
+    """The worker's profile, created on first use; ``lock`` takes its row lock (serialises one
+    worker's concurrent requests, e.g. a double-clicked "next HIT")."""
+    profile, _ = WorkerProfile.objects.get_or_create(user=worker)
+    if lock:
+        profile = WorkerProfile.objects.select_for_update().get(pk=profile.pk)
+    return profile
+
+
+@transaction.atomic
+def gold_mark(*, item: Item, label: bool) -> Item:
+    """Make ``item`` a gold image with a known answer; it leaves the voting pool."""
+    item.is_gold = True
+    item.gold_label = label
+    item.state = Item.State.ACCEPTED if label else Item.State.REJECTED
+    item.votes_needed = 0
+    item.save(update_fields=["is_gold", "gold_label", "state", "votes_needed", "updated_at"])
+    return item
+
+
+def gold_score(
+    *, profile: WorkerProfile, project: Project, correct: int, total: int
+) -> WorkerProfile:
+    """Add a HIT's gold answers to the worker's record and block below the project's threshold.
+
+    Call while holding the lock on the worker's profile row.
+    """
+    if total:
+        profile.gold_correct += correct
+        profile.gold_total += total
+        profile.save(update_fields=["gold_correct", "gold_total", "updated_at"])
+    if (
+        not profile.blocked
+        and profile.gold_total >= project.gold_min_answers
+        and profile.gold_accuracy < project.gold_block_below
+    ):
+        worker_block(
+            worker=profile.user,
+            reason=f"gold accuracy {profile.gold_accuracy:.2f} < {project.gold_block_below:.2f}",
+        )
+        profile.refresh_from_db()
+    return profile
+
+
+def flags_record(
+    *, profile: WorkerProfile, assignment: Assignment, labels: Sequence[bool], duration_ms: int
+) -> list[str]:
+    """Flag a too-fast HIT and constant answering over the last HITs; returns the new flags.
+
+    Flags are for review, never an automatic block: a genuinely all-negative synset exists.
+    Call while holding the lock on the worker's profile row.
+    """
+    raised: list[str] = []
+    flags = dict(profile.flags or {})
+    if labels and duration_ms < TOO_FAST_MS_PER_IMAGE * len(labels):
+        raised.append("too_fast")
+    history = list(flags.get("recent_constant", []))
+    if labels and all(labels):
+        history.append("yes")
+    elif labels and not any(labels):
+        history.append("no")
+    else:
+        history.append("mixed")
+    history = history[-CONSTANT_ANSWER_HITS:]
+    flags["recent_constant"] = history
+    if len(history) == CONSTANT_ANSWER_HITS and len(set(history)) == 1 and history[0] != "mixed":
+        raised.append(f"constant_{history[0]}")
+    for flag in raised:
+        entry = flags.get(flag) or {"count": 0}
+        entry["count"] += 1
+        entry["last_assignment"] = assignment.pk
+        entry["last_at"] = timezone.now().isoformat()
+        flags[flag] = entry
+    profile.flags = flags
+    profile.save(update_fields=["flags", "updated_at"])
+    return raised
+
+
+@transaction.atomic
+def worker_block(*, worker: AbstractBaseUser, reason: str) -> int:
+    """Block a worker: no more HITs, their counted votes are excluded and the images they
+    touched go back to the pool. Returns the number of votes excluded."""
+    profile = worker_profile_get(worker=worker, lock=True)
+    profile.blocked = True
+    profile.blocked_reason = reason[:255]
+    profile.blocked_at = timezone.now()
+    profile.save(update_fields=["blocked", "blocked_reason", "blocked_at", "updated_at"])
+    votes = list(
+        Vote.objects.filter(worker=worker, status=Vote.Status.CONFIRMED).values_list(
+            "pk", "item_id", "label"
+        )
+    )
+    if not votes:
+        return 0
+    Vote.objects.filter(pk__in=[pk for pk, _, _ in votes]).update(status=Vote.Status.EXCLUDED)
+    _votes_withdraw(votes=[(item_id, label) for _, item_id, label in votes])
+    return len(votes)
+
+
+@transaction.atomic
+def worker_unblock(*, worker: AbstractBaseUser) -> None:
+    """Lift a block for future HITs; excluded votes stay excluded (re-including them would need
+    a review of why the worker was blocked)."""
+    WorkerProfile.objects.filter(user=worker).update(
+        blocked=False, blocked_reason="", blocked_at=None, updated_at=timezone.now()
+    )
+
+
+def _votes_withdraw(*, votes: Iterable[tuple[int, bool]]) -> None:
+    """Remove votes from their items' counts and ask for as many votes again (capped by the
+    project's max_votes). Items are locked in primary-key order so concurrent writers cannot
+    deadlock."""
+    yes: Counter[int] = Counter()
+    no: Counter[int] = Counter()
+    for item_id, label in votes:
+        (yes if label else no)[item_id] += 1
+    item_ids = sorted(set(yes) | set(no))
+    items = list(
+        Item.objects.select_for_update()
+        .filter(pk__in=item_ids)
+        .order_by("pk")
+        .select_related("project")
+    )
+    synset_keys: set[tuple[int, str]] = set()
+    for item in items:
+        item.yes_votes = max(0, item.yes_votes - yes[item.pk])
+        item.no_votes = max(0, item.no_votes - no[item.pk])
+        if not item.is_gold:
+            lost = yes[item.pk] + no[item.pk]
+            cap = max(item.project.max_votes, item.project.seed_votes if item.is_seed else 0)
+            item.votes_needed = min(item.votes_needed + lost, cap)
+            # A decision that leaned on a blocked worker is reopened; consensus re-decides.
+            item.state = Item.State.PENDING
+            synset_keys.add((item.project_id, item.synset_id))
+    Item.objects.bulk_update(items, ["yes_votes", "no_votes", "votes_needed", "state"])
+    for project_id, synset_id in synset_keys:
+        ProjectSynset.objects.filter(project_id=project_id, synset_id=synset_id).update(
+            needs_recompute=True
+        )

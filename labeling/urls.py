@@ -1,0 +1,26 @@
+"""Labeling URLs: pages (``urlpatterns``, namespace ``labeling``) and the REST API
+(``api_urlpatterns``, included under /api/)."""
+
+from django.urls import path
+
+from . import api, views
+
+app_name = "labeling"
+
+urlpatterns = [
+    path("label/thumb/<int:candidate_id>/", views.thumbnail, name="thumbnail"),
+    path("label/image/<int:candidate_id>/", views.image, name="image"),
+    path("label/<slug:slug>/", views.annotator_grid_page, name="grid"),
+]
+
+api_urlpatterns = [
+    path("projects/", api.ProjectListApi.as_view(), name="api-project-list"),
+    path("projects/<slug:slug>/", api.ProjectDetailApi.as_view(), name="api-project-detail"),
+    path("projects/<slug:slug>/hits/next/", api.HitNextApi.as_view(), name="api-hit-next"),
+    path(
+        "assignments/<int:assignment_id>/submit/",
+        api.AssignmentSubmitApi.as_view(),
+        name="api-assignment-submit",
+    ),
+    path("me/stats/", api.MeStatsApi.as_view(), name="api-me-stats"),
+]

@@ -1,0 +1,275 @@
+/* The annotator's image grid: keyboard-first selection, submit, and a prefetched next HIT.
+   Hand-written, no build step. Keys: arrows move, Space toggles, a = all, n = none,
+   z = larger view, Enter = submit, ? = help. */
+(function () {
+  "use strict";
+
+  const root = document.getElementById("labeler");
+  if (!root) return;
+  const grid = document.getElementById("grid");
+  const nextUrl = root.dataset.nextUrl;
+  const statsUrl = root.dataset.statsUrl;
+  const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
+  const el = (id) => document.getElementById(id);
+  const helpDialog = el("help-dialog");
+  const zoomDialog = el("zoom-dialog");
+
+  let hit = JSON.parse(el("first-hit").textContent);
+  let prefetched = null;
+  let prefetching = null;
+  let startedAt = performance.now();
+  let submitting = false;
+
+  function tiles() {
+    return Array.from(grid.querySelectorAll("button.tile"));
+  }
+
+  function setStatus(text) {
+    el("status").textContent = text;
+  }
+
+  function updateCount() {
+    const all = tiles();
+    el("selected-count").textContent = all.filter((t) => t.getAttribute("aria-pressed") === "true").length;
+    el("item-count").textContent = all.length;
+  }
+
+  function toggle(tile, value) {
+    const pressed = value === undefined ? tile.getAttribute("aria-pressed") !== "true" : value;
+    tile.setAttribute("aria-pressed", pressed ? "true" : "false");
+    updateCount();
+  }
+
+  function focusTile(index) {
+    const all = tiles();
+    if (!all.length) return;
+    index = Math.max(0, Math.min(all.length - 1, index));
+    all.forEach((t, i) => (t.tabIndex = i === index ? 0 : -1));
+    all[index].focus();
+  }
+
+  function currentIndex() {
+    const all = tiles();
+    const i = all.indexOf(document.activeElement);
+    return i >= 0 ? i : all.findIndex((t) => t.tabIndex === 0);
+  }
+
+  function columns() {
+    const all = tiles();
+    if (all.length < 2) return 1;
+    const top = all[0].offsetTop;
+    const n = all.findIndex((t) => t.offsetTop !== top);
+    return n === -1 ? all.length : n;
+  }
+
+  function render(next) {
+    hit = next;
+    el("empty").hidden = !!hit;
+    grid.replaceChildren();
+    if (!hit) {
+      el("synset-name").textContent = "";
+      el("synset-gloss").textContent = "";
+      el("synset-parent").textContent = "";
+      updateCount();
+      return;
+    }
+    const s = hit.synset;
+    el("synset-name").textContent = s.lemmas.join(", ");
+    el("synset-gloss").textContent = s.gloss;
+    const parent = el("synset-parent");
+    parent.replaceChildren();
+    if (s.parent) {
+      const strong = document.createElement("strong");
+      strong.textContent = s.parent.name;
+      parent.append("a kind of ", strong);
+    }
+    el("synset-wiki").href = s.wikipedia_url;
+    hit.items.forEach((item, i) => {
+      const li = document.createElement("li");
+      const button = document.createElement("button");
+      button.type = "button";
+      button.className = "tile";
+      button.dataset.item = item.id;
+      button.dataset.image = item.image_url;
+      button.setAttribute("aria-pressed", "false");
+      button.setAttribute("aria-label", "Image " + (i + 1));
+      button.tabIndex = i === 0 ? 0 : -1;
+      const img = document.createElement("img");
+      img.src = item.thumbnail_url;
+      img.alt = "";
+      img.width = 160;
+      img.height = 160;
+      const check = document.createElement("span");
+      check.className = "check";
+      check.setAttribute("aria-hidden", "true");
+      check.textContent = "✓";
+      button.append(img, check);
+      li.append(button);
+      grid.append(li);
+    });
+    updateCount();
+    startedAt = performance.now();
+    focusTile(0);
+  }
+
+  async function post(url, body) {
+    return fetch(url, {
+      method: "POST",
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
+      body: JSON.stringify(body),
+    });
+  }
+
+  function prefetch() {
+    if (!hit || prefetched || prefetching) return prefetching;
+    const current = hit.id;
+    prefetching = post(nextUrl, { exclude: [current] })
+      .then(async (response) => {
+        if (response.status === 200) {
+          const next = await response.json();
+          if (next.id !== current) {
+            prefetched = next;
+            // Warm the browser cache so the next grid appears at once.
+            next.items.forEach((item) => { new Image().src = item.thumbnail_url; });
+          }
+        }
+      })
+      .catch(() => {})
+      .finally(() => { prefetching = null; });
+    return prefetching;
+  }
+
+  async function refreshStats() {
+    try {
+      const response = await fetch(statsUrl, { credentials: "same-origin" });
+      if (!response.ok) return;
+      const stats = await response.json();
+      el("stat-hits").textContent = stats.hits_submitted;
+      el("stat-earnings").textContent = "$" + (stats.earnings_cents / 100).toFixed(2);
+    } catch (e) { /* stats are cosmetic */ }
+  }
+
+  async function advance() {
+    if (prefetching) await prefetching;
+    let next = prefetched;
+    prefetched = null;
+    if (!next) {
+      const response = await post(nextUrl, { exclude: hit ? [hit.id] : [] });
+      next = response.status === 200 ? await response.json() : null;
+    }
+    render(next);
+    refreshStats();
+    prefetch();
+  }
+
+  async function submit() {
+    if (!hit || submitting) return;
+    submitting = true;
+    el("submit-button").disabled = true;
+    const all = tiles();
+    const selected = [], unselected = [];
+    all.forEach((t) => (t.getAttribute("aria-pressed") === "true" ? selected : unselected).push(Number(t.dataset.item)));
+    setStatus("Submitting…");
+    try {
+      const response = await post(hit.submit_url, {
+        selected, unselected, duration_ms: Math.round(performance.now() - startedAt),
+      });
+      if (response.ok || response.status === 409) {
+        const result = await response.json();
+        setStatus(response.ok ? "Saved " + result.votes_recorded + " answers." : "That HIT had expired; here are new images.");
+        await advance();
+      } else {
+        setStatus("Could not submit (" + response.status + "). Press Enter to try again.");
+      }
+    } catch (e) {
+      // Submitting again is safe: the server answers a re-post with the stored result.
+      setStatus("Network problem. Press Enter to try again.");
+    } finally {
+      submitting = false;
+      el("submit-button").disabled = false;
+    }
+  }
+
+  function zoom(tile) {
+    if (!tile) return;
+    el("zoom-image").src = tile.dataset.image;
+    zoomDialog.showModal();
+  }
+
+  grid.addEventListener("click", (event) => {
+    const tile = event.target.closest("button.tile");
+    if (!tile) return;
+    if (tile.dataset.longPressed) { delete tile.dataset.longPressed; return; }
+    toggle(tile);
+    focusTile(tiles().indexOf(tile));
+  });
+
+  // Long-press opens the larger view on touch screens.
+  let pressTimer = null;
+  grid.addEventListener("pointerdown", (event) => {
+    const tile = event.target.closest("button.tile");
+    if (!tile || event.pointerType === "mouse") return;
+    pressTimer = setTimeout(() => { tile.dataset.longPressed = "1"; zoom(tile); }, 550);
+  });
+  ["pointerup", "pointercancel", "pointerleave"].forEach((name) =>
+    grid.addEventListener(name, () => clearTimeout(pressTimer)));
+  grid.addEventListener("contextmenu", (event) => {
+    if (event.target.closest("button.tile")) event.preventDefault();
+  });
+
+  document.addEventListener("keydown", (event) => {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (helpDialog.open || zoomDialog.open) {
+      if (event.key === "z" && zoomDialog.open) { zoomDialog.close(); event.preventDefault(); }
+      return;
+    }
+    const tag = (event.target.tagName || "").toLowerCase();
+    if (tag === "input" || tag === "textarea") return;
+    const onTile = event.target.closest && event.target.closest("button.tile");
+    const inLabeler = onTile || event.target === document.body || root.contains(event.target);
+    if (!inLabeler) return;
+    const i = currentIndex();
+    const all = tiles();
+    switch (event.key) {
+      case "ArrowRight": focusTile(i + 1); break;
+      case "ArrowLeft": focusTile(i - 1); break;
+      case "ArrowDown": focusTile(i + columns()); break;
+      case "ArrowUp": focusTile(i - columns()); break;
+      case "Home": focusTile(0); break;
+      case "End": focusTile(all.length - 1); break;
+      case " ":
+        if (all[i]) { toggle(all[i]); focusTile(i); }
+        break;
+      case "a": all.forEach((t) => toggle(t, true)); break;
+      case "n": all.forEach((t) => toggle(t, false)); break;
+      case "z": zoom(all[i]); break;
+      case "?": helpDialog.showModal(); break;
+      case "Enter":
+        // Enter on a link or another control keeps its meaning.
+        if (!onTile && event.target !== document.body && tag !== "button") return;
+        if (tag === "button" && !onTile && event.target.id !== "submit-button") return;
+        submit();
+        break;
+      default: return;
+    }
+    event.preventDefault();
+  });
+  // Space activates a focused button on keyup; the keydown handler already toggled it.
+  document.addEventListener("keyup", (event) => {
+    if (event.key === " " && event.target.closest && event.target.closest("button.tile")) {
+      event.preventDefault();
+    }
+  });
+
+  el("submit-button").addEventListener("click", submit);
+  el("help-button").addEventListener("click", () => helpDialog.showModal());
+
+  updateCount();
+  if (hit) {
+    startedAt = performance.now();
+    const first = tiles()[0];
+    if (first) first.focus({ preventScroll: true });
+    prefetch();
+  }
+})();

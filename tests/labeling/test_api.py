@@ -1,0 +1,182 @@
+"""labeling/api.py and labeling/views.py: permissions, next HIT, submit, stats, projects."""
+
+from __future__ import annotations
+
+import pytest
+from django.urls import reverse
+
+from labeling.models import Assignment, Project, Vote
+from tests.factories import SynsetFactory
+from tests.labeling.project_factories import project_make
+
+
+@pytest.fixture
+def project(db):
+    return project_make(images=12, gold=2, images_per_hit=4, gold_per_hit=1, with_files=True)
+
+
+@pytest.mark.django_db
+def test_anonymous_cannot_use_the_worker_api(api_client, project):
+    response = api_client.post(reverse("api-hit-next", args=[project.slug]))
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_signed_in_non_annotator_cannot_label(api_client, django_user_model, project):
+    api_client.force_authenticate(django_user_model.objects.create_user(username="nobody"))
+    assert api_client.post(reverse("api-hit-next", args=[project.slug])).status_code == 403
+
+
+@pytest.mark.django_db
+def test_next_hit_hides_gold_and_submit_records_votes(api_client, annotator, project):
+    api_client.force_authenticate(annotator)
+
+    hit = api_client.post(reverse("api-hit-next", args=[project.slug]), {}, format="json").json()
+    item_ids = [item["id"] for item in hit["items"]]
+    response = api_client.post(
+        hit["submit_url"],
+        {"selected": item_ids[:2], "unselected": item_ids[2:], "duration_ms": 9000},
+        format="json",
+    )
+
+    assert len(item_ids) == 5
+    assert all(set(item) == {"id", "thumbnail_url", "image_url"} for item in hit["items"])
+    assert "is_gold" not in str(hit)
+    assert hit["synset"]["wikipedia_url"].startswith("https://en.wikipedia.org/")
+    assert response.status_code == 200, response.content
+    assert response.json()["votes_recorded"] == 5
+    yes = Vote.objects.filter(worker=annotator, label=True).values_list("item_id", flat=True)
+    assert set(yes) == set(item_ids[:2])
+
+
+@pytest.mark.django_db
+def test_submit_with_wrong_items_is_a_400(api_client, annotator, project):
+    api_client.force_authenticate(annotator)
+    hit = api_client.post(reverse("api-hit-next", args=[project.slug])).json()
+
+    response = api_client.post(
+        hit["submit_url"], {"selected": [], "unselected": [1], "duration_ms": 5}, format="json"
+    )
+
+    assert response.status_code == 400
+    assert response.json()["code"] == "invalid_items"
+
+
+@pytest.mark.django_db
+def test_no_work_left_is_a_204(api_client, annotator):
+    empty = project_make(images=0)
+    api_client.force_authenticate(annotator)
+    assert api_client.post(reverse("api-hit-next", args=[empty.slug])).status_code == 204
+
+
+@pytest.mark.django_db
+def test_my_stats(api_client, annotator, project):
+    api_client.force_authenticate(annotator)
+    hit = api_client.post(reverse("api-hit-next", args=[project.slug])).json()
+    ids = [item["id"] for item in hit["items"]]
+    api_client.post(
+        hit["submit_url"], {"selected": ids, "unselected": [], "duration_ms": 9000}, format="json"
+    )
+
+    stats = api_client.get(reverse("api-me-stats")).json()
+
+    assert stats["hits_submitted"] == 1 and stats["votes"] == 5
+    assert stats["earnings_cents"] == project.reward_cents_per_hit
+    assert stats["gold_answers"] == 1
+
+
+@pytest.mark.django_db
+def test_annotator_cannot_use_the_staff_project_api(api_client, annotator, project):
+    api_client.force_authenticate(annotator)
+    assert api_client.get(reverse("api-project-list")).status_code == 403
+    response = api_client.patch(
+        reverse("api-project-detail", args=[project.slug]), {"name": "x"}, format="json"
+    )
+    assert response.status_code == 403
+
+
+@pytest.mark.django_db
+def test_staff_creates_a_project_and_owners_edit_it(api_client, admin_user, django_user_model):
+    synset = SynsetFactory()
+    api_client.force_authenticate(admin_user)
+
+    created = api_client.post(
+        reverse("api-project-list"),
+        {"name": "Dogs", "synsets": [synset.wnid], "images_per_hit": 12},
+        format="json",
+    )
+    slug = created.json()["slug"]
+    edited = api_client.patch(
+        reverse("api-project-detail", args=[slug]), {"seed_votes": 12}, format="json"
+    )
+    too_few = api_client.patch(
+        reverse("api-project-detail", args=[slug]), {"seed_votes": 3}, format="json"
+    )
+    other_staff = django_user_model.objects.create_user(username="staff2", is_staff=True)
+    api_client.force_authenticate(other_staff)
+    forbidden = api_client.patch(
+        reverse("api-project-detail", args=[slug]), {"name": "mine"}, format="json"
+    )
+
+    assert created.status_code == 201, created.content
+    assert created.json()["synsets"] == [synset.wnid]
+    assert created.json()["owners"] == [admin_user.username]
+    assert edited.status_code == 200 and Project.objects.get(slug=slug).seed_votes == 12
+    assert too_few.status_code == 400
+    assert forbidden.status_code == 403
+
+
+@pytest.mark.django_db
+def test_hit_endpoints_are_in_the_openapi_schema(client):
+    schema = client.get(reverse("schema")).content.decode()
+    assert "/api/projects/{slug}/hits/next/" in schema
+    assert "/api/assignments/{assignment_id}/submit/" in schema
+    assert "/api/me/stats/" in schema
+
+
+@pytest.mark.django_db
+def test_grid_page_requires_login(client, project):
+    response = client.get(reverse("labeling:grid", args=[project.slug]))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+
+
+@pytest.mark.django_db
+def test_grid_page_is_forbidden_to_non_annotators(client, django_user_model, project):
+    client.force_login(django_user_model.objects.create_user(username="nobody"))
+    assert client.get(reverse("labeling:grid", args=[project.slug])).status_code == 403
+
+
+@pytest.mark.django_db
+def test_grid_page_renders_the_first_hit(client, annotator, project):
+    client.force_login(annotator)
+
+    response = client.get(reverse("labeling:grid", args=[project.slug]))
+
+    html = response.content.decode()
+    assignment = Assignment.objects.get(worker=annotator)
+    assert response.status_code == 200
+    assert html.count('aria-pressed="false"') == 5
+    assert "regardless of occlusion, number of objects and clutter" in html
+    assert 'id="first-hit"' in html and str(assignment.pk) in html
+    assert "labeling/grid.js" in html
+
+
+@pytest.mark.django_db
+def test_thumbnails_are_served_as_jpeg_with_nosniff(client, annotator, project):
+    client.force_login(annotator)
+    candidate_id = project.items.first().candidate_id
+
+    response = client.get(reverse("labeling:thumbnail", args=[candidate_id]))
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "image/jpeg"
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert b"".join(response.streaming_content)[:2] == b"\xff\xd8"
+
+
+@pytest.mark.django_db
+def test_thumbnails_need_a_labeler(client, django_user_model, project):
+    candidate_id = project.items.first().candidate_id
+    assert client.get(reverse("labeling:thumbnail", args=[candidate_id])).status_code == 302
+    client.force_login(django_user_model.objects.create_user(username="nobody"))
+    assert client.get(reverse("labeling:thumbnail", args=[candidate_id])).status_code == 403
