@@ -1,0 +1,647 @@
+"""Streaming writers of an accepted-image dataset (product.md §1.7): the ImageNet folder layout
+that ``torchvision.datasets.ImageFolder(out/train)`` loads as is, and WebDataset tar shards.
+
+Both take plain ``ExportRecord``s, grouped by wnid, and hold one class's records at a time (never
+image bytes of more than one image): memory follows the largest class, not the dataset. Every file
+is written to a temporary name and moved into place with ``os.replace``, so a crash or a rerun
+never leaves a half-written file, and unchanged files are left untouched on reruns.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import filecmp
+import hashlib
+import heapq
+import io
+import json
+import math
+import os
+import re
+import tarfile
+import tempfile
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from PIL import Image
+
+WNID = re.compile(r"n[0-9]{8}")
+# Keys become file names (``<wnid>_<key>.JPEG``) and WebDataset sample keys, which split on dots:
+# letters, digits and dashes only, so no key can climb out of its folder or merge two samples.
+KEY = re.compile(r"[0-9A-Za-z][0-9A-Za-z-]{0,63}")
+SPLITS = ("train", "val")
+JPEG_QUALITY = 95
+MAX_SKIPPED_EXAMPLES = 100
+TEMP_SUFFIX = ".tmp"
+LOCK_NAME = ".export.lock"
+SHARD_NAME = re.compile(r"shard-([0-9]{6})\.tar")
+# Pillow raises these for bytes it cannot decode. They are caught around decoding only: reading the
+# bytes (storage down, file missing, permissions) raises OSErrors too, and those abort the export
+# rather than silently thinning the dataset.
+UNREADABLE_IMAGE_ERRORS = (OSError, ValueError, SyntaxError, EOFError, Image.DecompressionBombError)
+
+ImageSource = Callable[[], bytes | BinaryIO] | str | os.PathLike[str]
+
+
+@dataclass(frozen=True, slots=True)
+class SynsetInfo:
+    wnid: str
+    lemmas: Sequence[str]
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRecord:
+    """One accepted image. ``key`` is its stable id (the candidate id) and names the file
+    ``<wnid>_<key>.JPEG``, as ImageNet names images by id; ``image`` returns or locates its bytes.
+    ``format`` is the stored format, a hint only: the bytes decide whether to convert."""
+
+    wnid: str
+    key: int | str
+    image: ImageSource
+    source: str = ""
+    url: str = ""
+    license: str = ""
+    attribution: str = ""
+    votes: Mapping[str, int] = field(default_factory=dict)
+    posterior: float | None = None
+    decision: str = "accepted"
+    format: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExportProgress:
+    """Reported after each class, for a job's live progress bar."""
+
+    wnid: str
+    classes_done: int
+    images_done: int
+
+
+@dataclass
+class ExportSummary:
+    out_dir: Path
+    classes: list[str] = field(default_factory=list)  # class-index order
+    train_images: int = 0
+    val_images: int = 0
+    written: int = 0
+    unchanged: int = 0
+    converted: int = 0
+    removed_stale: int = 0
+    skipped: int = 0
+    skipped_examples: list[tuple[str, str, str]] = field(default_factory=list)
+    classes_without_val: list[str] = field(default_factory=list)
+    shards: dict[str, int] = field(default_factory=dict)
+
+    def skip(self, wnid: str, key: str, error: BaseException) -> None:
+        self.skipped += 1
+        if len(self.skipped_examples) < MAX_SKIPPED_EXAMPLES:
+            self.skipped_examples.append((wnid, key, f"{type(error).__name__}: {error}"))
+
+
+@dataclass(frozen=True, slots=True)
+class _PlannedImage:
+    record: ExportRecord
+    key: str
+    split: str
+
+    @property
+    def image_id(self) -> str:
+        return f"{self.record.wnid}_{self.key}"
+
+
+def check_wnid(wnid: str) -> str:
+    """Refuse anything but ``n`` + 8 digits: wnids become folder names."""
+    if not isinstance(wnid, str) or not WNID.fullmatch(wnid):
+        raise ValueError(f"not a wnid: {wnid!r}")
+    return wnid
+
+
+def _key_text(key: int | str) -> str:
+    if isinstance(key, bool):
+        raise ValueError(f"not an image key: {key!r}")
+    text = str(key) if isinstance(key, int) and key >= 0 else key
+    if not isinstance(text, str) or not KEY.fullmatch(text):
+        raise ValueError(f"image keys are letters, digits and dashes; got {key!r}")
+    return text
+
+
+def _key_order(key: str) -> tuple[int, int, str]:
+    # Numeric ids sort as numbers (9 before 10), as ImageNet's file numbers do.
+    return (0, int(key), "") if key.isdigit() else (1, 0, key)
+
+
+def _rank(seed: int | str, wnid: str, key: str) -> int:
+    # blake2b, not hash(): Python's str hash changes per process, the split must not.
+    digest = hashlib.blake2b(f"{seed}\x1f{wnid}\x1f{key}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big")
+
+
+def val_count(n_images: int, val_fraction: float) -> int:
+    """Validation images of a class: its share of ``val_fraction``, at least one (so every class
+    appears in val/ and ImageFolder gives val the same class indices) and never all of them."""
+    if not 0 <= val_fraction < 1:
+        raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction}")
+    if val_fraction == 0 or n_images < 2:
+        return 0
+    return min(n_images - 1, max(1, round(val_fraction * n_images)))
+
+
+def _iter_classes(
+    records: Iterable[ExportRecord], known: Mapping[str, Any]
+) -> Iterator[tuple[str, list[ExportRecord]]]:
+    """Group a stream ordered (or at least grouped) by wnid into one list per class."""
+    finished: set[str] = set()
+    current: str | None = None
+    batch: list[ExportRecord] = []
+    for record in records:
+        if record.wnid != current:
+            check_wnid(record.wnid)
+            if record.wnid not in known:
+                raise ValueError(f"{record.wnid} is not among the exported synsets")
+            if current is not None:
+                yield current, batch
+                finished.add(current)
+            if record.wnid in finished:
+                raise ValueError(
+                    f"records of {record.wnid} arrive twice: order records by wnid "
+                    "(e.g. .order_by('synset__wnid', 'pk'))"
+                )
+            current, batch = record.wnid, []
+        batch.append(record)
+    if current is not None:
+        yield current, batch
+
+
+def _plan_class(
+    wnid: str, batch: list[ExportRecord], val_fraction: float, seed: int | str
+) -> list[_PlannedImage]:
+    """Order a class by key and pick its validation images.
+
+    Validation images are the ``val_count`` keys of lowest rank under (seed, wnid, key): a rerun
+    picks the same ones, and a class that grows keeps almost all of its previous val images.
+    Train images come first so that a class whose train images all fail can promote a val image.
+    """
+    keyed = sorted(((_key_text(r.key), r) for r in batch), key=lambda kr: _key_order(kr[0]))
+    for (left, _), (right, _) in zip(keyed, keyed[1:], strict=False):
+        if left == right:
+            raise ValueError(f"duplicate image key {left!r} in {wnid}")
+    keys = [key for key, _ in keyed]
+    n_val = val_count(len(keys), val_fraction)
+    val_keys = set(heapq.nsmallest(n_val, keys, key=lambda k: _rank(seed, wnid, k)))
+    plan = [_PlannedImage(r, key, "val" if key in val_keys else "train") for key, r in keyed]
+    return [p for p in plan if p.split == "train"] + [p for p in plan if p.split == "val"]
+
+
+def _read_source(image: ImageSource) -> bytes:
+    if callable(image):
+        data = image()
+        if isinstance(data, bytes | bytearray | memoryview):
+            return bytes(data)
+        with data:
+            return data.read()
+    return Path(image).read_bytes()
+
+
+def _flatten_alpha(image: Image.Image) -> Image.Image:
+    """RGB for JPEG; transparent pixels become white rather than whatever colour they hid."""
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        canvas = Image.new("RGB", rgba.size, (255, 255, 255))
+        canvas.paste(rgba, mask=rgba.getchannel("A"))
+        return canvas
+    return image.convert("RGB")
+
+
+def as_jpeg(data: bytes) -> tuple[bytes, str | None]:
+    """Return ``data`` as a real JPEG file and the format it was converted from (``None`` if kept).
+
+    RGB and greyscale JPEGs keep their original bytes (no generation loss, provenance intact) after
+    a cheap 1/8-scale decode proves the file complete; other formats, and CMYK JPEGs that many
+    loaders mishandle, are re-encoded as RGB JPEG.
+    """
+    with Image.open(io.BytesIO(data)) as image:
+        source_format = image.format or "unknown"
+        if source_format == "JPEG" and image.mode in ("RGB", "L"):
+            image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+            image.load()  # raises on a truncated or corrupt file
+            return data, None
+        image.seek(0)  # the first frame of an animation
+        rgb = _flatten_alpha(image)
+    buffer = io.BytesIO()
+    rgb.save(buffer, format="JPEG", quality=JPEG_QUALITY, optimize=True)
+    converted_from = f"JPEG/{image.mode}" if source_format == "JPEG" else source_format
+    return buffer.getvalue(), converted_from
+
+
+def _write_if_changed(path: Path, data: bytes) -> bool:
+    """Atomically write ``data`` unless ``path`` already holds exactly it; True if written."""
+    with contextlib.suppress(FileNotFoundError):
+        if path.stat().st_size == len(data) and path.read_bytes() == data:
+            return False
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(temp, 0o644)  # mkstemp creates 0600; readers of the dataset are other users
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    return True
+
+
+@contextlib.contextmanager
+def _atomic_file(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Write ``path`` through a temporary file that replaces it only on success; an identical
+    result leaves the existing file (and its mtime) alone."""
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TEMP_SUFFIX)
+    try:
+        encoding = None if "b" in mode else "utf-8"
+        newline = None if "b" in mode else "\n"
+        with os.fdopen(fd, mode, encoding=encoding, newline=newline) as handle:
+            yield handle
+        if path.is_file() and filecmp.cmp(temp, path, shallow=False):
+            os.unlink(temp)
+        else:
+            os.chmod(temp, 0o644)
+            os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+
+
+@contextlib.contextmanager
+def _export_lock(out_dir: Path) -> Iterator[None]:
+    """One export per folder at a time: two writers would prune each other's files."""
+    with open(out_dir / LOCK_NAME, "a") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError as error:
+            raise RuntimeError(f"another export is writing into {out_dir}") from error
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
+def _clean_field(value: object) -> str:
+    """One line, one TSV cell: tabs and line breaks in outside text would shift columns."""
+    return " ".join(str(value).split())
+
+
+def _lemma_text(lemmas: Sequence[str]) -> str:
+    return ", ".join(_clean_field(lemma).replace("_", " ") for lemma in lemmas if lemma)
+
+
+def _posterior(value: float | None) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    if not math.isfinite(value):
+        raise ValueError(f"posterior must be finite, got {value}")
+    return value
+
+
+def _metadata(planned: _PlannedImage, path: str, digest: str, converted: str | None) -> dict:
+    record = planned.record
+    return {
+        "path": path,
+        "split": planned.split,
+        "wnid": record.wnid,
+        "key": planned.key,
+        "source": record.source,
+        "url": record.url,
+        "license": record.license,
+        "attribution": record.attribution,
+        "votes": dict(record.votes),
+        "posterior": _posterior(record.posterior),
+        "decision": str(record.decision),
+        "sha256": digest,
+        "converted_from": converted,
+    }
+
+
+def _prune_class_dir(folder: Path, wnid: str, keep: set[str]) -> int:
+    """Delete this exporter's files in ``folder`` that the current run did not write: images of a
+    previous run (rejected since, or moved between train and val) and leftover temporary files.
+    Files of any other shape are left alone."""
+    if not folder.is_dir():
+        return 0
+    image_name = re.compile(rf"{wnid}_{KEY.pattern}\.JPEG")
+    removed = 0
+    for entry in os.scandir(folder):
+        ours = image_name.fullmatch(entry.name) or (
+            entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX)
+        )
+        if ours and entry.name not in keep and entry.is_file(follow_symlinks=False):
+            os.unlink(entry.path)
+            removed += 1
+    # rmdir only succeeds when empty: an emptied class folder must not stay an ImageFolder class.
+    with contextlib.suppress(OSError):
+        folder.rmdir()
+    return removed
+
+
+def _ancestor_edges(
+    edges: Iterable[tuple[str, str]], exported: Iterable[str]
+) -> list[tuple[str, str]]:
+    """IS-A edges among the exported synsets and all their ancestors (WordNet is a DAG)."""
+    parents: dict[str, set[str]] = defaultdict(set)
+    for parent, child in edges:
+        parents[check_wnid(child)].add(check_wnid(parent))
+    closure: set[str] = set()
+    stack = list(exported)
+    while stack:
+        wnid = stack.pop()
+        if wnid not in closure:
+            closure.add(wnid)
+            stack.extend(parents.get(wnid, ()))
+    return sorted((parent, child) for child in closure for parent in parents.get(child, ()))
+
+
+def _synset_lemmas(synsets: Sequence[SynsetInfo]) -> dict[str, str]:
+    return {check_wnid(s.wnid): _lemma_text(s.lemmas) for s in synsets}
+
+
+def export_imagenet(
+    records: Iterable[ExportRecord],
+    *,
+    out_dir: Path,
+    synsets: Sequence[SynsetInfo],
+    edges: Iterable[tuple[str, str]],
+    val_fraction: float = 0.0,
+    seed: int | str = 0,
+    prune_stale: bool = True,
+    on_progress: Callable[[ExportProgress], None] | None = None,
+) -> ExportSummary:
+    """Write ``records`` in the ImageNet layout under ``out_dir``.
+
+    Layout: ``train/<wnid>/<wnid>_<key>.JPEG`` (and ``val/<wnid>/…``), ``words.txt``,
+    ``wordnet.is_a.txt``, ``synset_mapping.txt`` (class-index order = sorted wnids, as
+    ImageFolder sorts class folders), ``urls.txt``, ``licenses.tsv`` and ``metadata.jsonl``.
+
+    Preconditions: ``records`` are grouped by wnid (order them by wnid, then key); ``synsets``
+    names every exported class plus any ancestor ``words.txt`` should name; ``edges`` are
+    ``(parent, child)`` wnid pairs, e.g. all of WordNet's — only those above exported classes are
+    kept. With ``prune_stale`` a rerun deletes images the previous run wrote that this run did not
+    (and the folders of classes no longer exported), so ImageFolder sees exactly this export.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    val_count(2, val_fraction)  # validate before touching anything
+    lemmas = _synset_lemmas(synsets)
+    summary = ExportSummary(out_dir=out_dir)
+    exported: list[str] = []
+    with (
+        _export_lock(out_dir),
+        _atomic_file(out_dir / "metadata.jsonl") as metadata,
+        _atomic_file(out_dir / "urls.txt") as urls,
+        _atomic_file(out_dir / "licenses.tsv") as licenses,
+    ):
+        licenses.write("path\tlicense\tattribution\turl\n")
+        for wnid, batch in _iter_classes(records, lemmas):
+            written: dict[str, set[str]] = {split: set() for split in SPLITS}
+            for planned in _plan_class(wnid, batch, val_fraction, seed):
+                data = _read_source(planned.record.image)  # storage errors abort the export
+                try:
+                    jpeg, converted = as_jpeg(data)
+                except UNREADABLE_IMAGE_ERRORS as error:
+                    summary.skip(wnid, planned.key, error)
+                    continue
+                if planned.split == "val" and not written["train"]:
+                    # Every train image failed: ImageFolder(train) would lose the class.
+                    planned = _PlannedImage(planned.record, planned.key, "train")
+                name = f"{planned.image_id}.JPEG"
+                folder = out_dir / planned.split / wnid
+                folder.mkdir(parents=True, exist_ok=True)
+                if _write_if_changed(folder / name, jpeg):
+                    summary.written += 1
+                else:
+                    summary.unchanged += 1
+                summary.converted += converted is not None
+                written[planned.split].add(name)
+                relative = f"{planned.split}/{wnid}/{name}"
+                entry = _metadata(planned, relative, hashlib.sha256(jpeg).hexdigest(), converted)
+                metadata.write(json.dumps(entry, ensure_ascii=False, allow_nan=False) + "\n")
+                record = planned.record
+                urls.write(f"{planned.image_id}\t{_clean_field(record.url)}\n")
+                licenses.write(
+                    "\t".join(
+                        _clean_field(v)
+                        for v in (relative, record.license, record.attribution, record.url)
+                    )
+                    + "\n"
+                )
+            if prune_stale:
+                for split in SPLITS:
+                    folder = out_dir / split / wnid
+                    summary.removed_stale += _prune_class_dir(folder, wnid, written[split])
+            summary.train_images += len(written["train"])
+            summary.val_images += len(written["val"])
+            if written["train"]:
+                exported.append(wnid)
+                if val_fraction and not written["val"]:
+                    summary.classes_without_val.append(wnid)
+            if on_progress is not None:
+                on_progress(
+                    ExportProgress(wnid, len(exported), summary.train_images + summary.val_images)
+                )
+        if prune_stale:
+            summary.removed_stale += _prune_other_classes(out_dir, set(exported))
+    summary.classes = sorted(exported)
+    _write_synset_files(out_dir, summary.classes, lemmas, edges)
+    return summary
+
+
+def _prune_other_classes(out_dir: Path, exported: set[str]) -> int:
+    """Empty the class folders a previous run wrote for classes this run no longer exports: left
+    behind, ImageFolder would count them as classes and shift every class index."""
+    removed = 0
+    for split in SPLITS:
+        root = out_dir / split
+        if not root.is_dir():
+            continue
+        for entry in os.scandir(root):
+            stale = WNID.fullmatch(entry.name) and entry.name not in exported
+            if stale and entry.is_dir(follow_symlinks=False):
+                removed += _prune_class_dir(Path(entry.path), entry.name, set())
+        with contextlib.suppress(OSError):
+            root.rmdir()
+    return removed
+
+
+def _write_synset_files(
+    out_dir: Path,
+    classes: list[str],
+    lemmas: Mapping[str, str],
+    edges: Iterable[tuple[str, str]],
+) -> None:
+    with _atomic_file(out_dir / "synset_mapping.txt") as mapping:
+        for wnid in classes:
+            mapping.write(f"{wnid} {lemmas[wnid]}\n")
+    with _atomic_file(out_dir / "words.txt") as words:
+        for wnid in sorted(lemmas):
+            words.write(f"{wnid}\t{lemmas[wnid]}\n")
+    with _atomic_file(out_dir / "wordnet.is_a.txt") as is_a:
+        for parent, child in _ancestor_edges(edges, classes):
+            is_a.write(f"{parent} {child}\n")
+
+
+class _ShardWriter:
+    """Consecutive ``shard-NNNNNN.tar`` files of one split, each built under a temporary name.
+
+    Tar members carry fixed owners and times, so the same samples give byte-identical shards and a
+    rerun leaves them untouched."""
+
+    def __init__(self, folder: Path, shard_size: int) -> None:
+        self.folder = folder
+        self.shard_size = shard_size
+        self.shards = 0
+        self.written = 0
+        self.unchanged = 0
+        self._tar: tarfile.TarFile | None = None
+        self._temp: str | None = None
+        self._in_shard = 0
+
+    def add(self, sample_key: str, files: Mapping[str, bytes]) -> None:
+        if self._tar is None:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            fd, self._temp = tempfile.mkstemp(dir=self.folder, prefix=".shard.", suffix=TEMP_SUFFIX)
+            os.close(fd)
+            self._tar = tarfile.open(self._temp, "w", format=tarfile.USTAR_FORMAT)  # noqa: SIM115
+        for extension, data in files.items():
+            info = tarfile.TarInfo(f"{sample_key}.{extension}")
+            info.size = len(data)
+            info.mode = 0o644
+            info.mtime = 0
+            self._tar.addfile(info, io.BytesIO(data))
+        self._in_shard += 1
+        if self._in_shard == self.shard_size:
+            self.close()
+
+    def close(self) -> None:
+        if self._tar is None or self._temp is None:
+            return
+        self._tar.close()
+        target = self.folder / f"shard-{self.shards:06d}.tar"
+        if target.is_file() and filecmp.cmp(self._temp, target, shallow=False):
+            os.unlink(self._temp)
+            self.unchanged += 1
+        else:
+            os.chmod(self._temp, 0o644)
+            os.replace(self._temp, target)
+            self.written += 1
+        self.shards += 1
+        self._tar, self._temp, self._in_shard = None, None, 0
+
+    def abort(self) -> None:
+        if self._tar is not None:
+            self._tar.close()
+        if self._temp is not None:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(self._temp)
+
+    def prune(self) -> int:
+        """Remove shards past this run's last one and leftover temporary files."""
+        if not self.folder.is_dir():
+            return 0
+        removed = 0
+        for entry in os.scandir(self.folder):
+            match = SHARD_NAME.fullmatch(entry.name)
+            stale_shard = match is not None and int(match.group(1)) >= self.shards
+            stale_temp = entry.name.startswith(".shard.") and entry.name.endswith(TEMP_SUFFIX)
+            if (stale_shard or stale_temp) and entry.is_file(follow_symlinks=False):
+                os.unlink(entry.path)
+                removed += 1
+        with contextlib.suppress(OSError):
+            self.folder.rmdir()
+        return removed
+
+
+def export_webdataset(
+    records: Iterable[ExportRecord],
+    *,
+    out_dir: Path,
+    classes: Sequence[SynsetInfo],
+    val_fraction: float = 0.0,
+    seed: int | str = 0,
+    shard_size: int = 1000,
+    on_progress: Callable[[ExportProgress], None] | None = None,
+) -> ExportSummary:
+    """Write ``records`` as WebDataset shards: ``train/shard-000000.tar`` … (and ``val/…``), each
+    sample ``<wnid>_<key>.jpg``, ``.cls`` (class index, ASCII) and ``.json`` (its metadata), plus
+    ``synset_mapping.txt`` giving the class indices (sorted wnids of ``classes``).
+
+    The train/val split is the same as :func:`export_imagenet`'s for the same seed. Samples follow
+    the records' order (grouped by wnid), so train with shard shuffling and a shuffle buffer.
+    """
+    if shard_size < 1:
+        raise ValueError(f"shard_size must be ≥ 1, got {shard_size}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    val_count(2, val_fraction)
+    lemmas = _synset_lemmas(classes)
+    class_index = {wnid: i for i, wnid in enumerate(sorted(lemmas))}
+    summary = ExportSummary(out_dir=out_dir, classes=sorted(lemmas))
+    writers = {split: _ShardWriter(out_dir / split, shard_size) for split in SPLITS}
+    done_classes = 0
+    with _export_lock(out_dir):
+        try:
+            for wnid, batch in _iter_classes(records, class_index):
+                n_train = 0
+                for planned in _plan_class(wnid, batch, val_fraction, seed):
+                    data = _read_source(planned.record.image)
+                    try:
+                        jpeg, converted = as_jpeg(data)
+                    except UNREADABLE_IMAGE_ERRORS as error:
+                        summary.skip(wnid, planned.key, error)
+                        continue
+                    if planned.split == "val" and not n_train:
+                        planned = _PlannedImage(planned.record, planned.key, "train")
+                    n_train += planned.split == "train"
+                    summary.converted += converted is not None
+                    writer = writers[planned.split]
+                    path = f"{planned.split}/shard-{writer.shards:06d}.tar#{planned.image_id}"
+                    entry = _metadata(planned, path, hashlib.sha256(jpeg).hexdigest(), converted)
+                    entry["class_index"] = class_index[wnid]
+                    writer.add(
+                        planned.image_id,
+                        {
+                            "jpg": jpeg,
+                            "cls": str(class_index[wnid]).encode(),
+                            "json": json.dumps(entry, sort_keys=True, allow_nan=False).encode(),
+                        },
+                    )
+                    if planned.split == "train":
+                        summary.train_images += 1
+                    else:
+                        summary.val_images += 1
+                done_classes += 1
+                if on_progress is not None:
+                    on_progress(
+                        ExportProgress(
+                            wnid, done_classes, summary.train_images + summary.val_images
+                        )
+                    )
+            for writer in writers.values():
+                writer.close()
+        except BaseException:
+            for writer in writers.values():
+                writer.abort()
+            raise
+        for split, writer in writers.items():
+            summary.removed_stale += writer.prune()
+            summary.written += writer.written
+            summary.unchanged += writer.unchanged
+            if writer.shards:
+                summary.shards[split] = writer.shards
+    with _atomic_file(out_dir / "synset_mapping.txt") as mapping:
+        for wnid in summary.classes:
+            mapping.write(f"{wnid} {lemmas[wnid]}\n")
+    return summary
