@@ -5,61 +5,44 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.db.models import Count, Q
-from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from .hits.scheduler import EXPIRE_BATCH, leases_expire
-from .models import Item, ProjectSynset
+from .models import ProjectSynset
+from .recompute import synset_recompute_consensus
 
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
 
 
-def project_synset_counts_refresh(*, project_synset_id: int) -> None:
-    """Write a synset's accepted/rejected/undecided counts from its items.
-
-    Placeholder body of the consensus recompute: the consensus wiring replaces it with the
-    engine's posteriors and decisions (Item.state, Item.posterior, Item.votes_needed).
-    """
-    project_synset = ProjectSynset.objects.filter(pk=project_synset_id).first()
-    if project_synset is None:
-        return
-    counts = Item.objects.filter(
-        project_id=project_synset.project_id, synset_id=project_synset.synset_id, is_gold=False
-    ).aggregate(
-        accepted=Count("pk", filter=Q(state=Item.State.ACCEPTED)),
-        rejected=Count("pk", filter=Q(state=Item.State.REJECTED)),
-        undecided=Count("pk", filter=Q(state=Item.State.UNDECIDED)),
-    )
-    ProjectSynset.objects.filter(pk=project_synset_id).update(
-        accepted_count=counts["accepted"],
-        rejected_count=counts["rejected"],
-        undecided_count=counts["undecided"],
-        needs_recompute=False,
-        recomputed_at=timezone.now(),
-        updated_at=timezone.now(),
-    )
+# Votes arriving within this window share one recompute (debounce).
+RECOMPUTE_DELAY_SECONDS = 2
 
 
 def recompute_synset_later(project_synset_id: int) -> None:
-    """Mark the synset for recompute and enqueue it; call from ``transaction.on_commit``.
+    """Mark the synset for recompute and enqueue it once; call from ``transaction.on_commit``.
 
-    A broker outage is logged, not raised: the vote is already committed and the flag lets
+    Debounced: only the submission that flips ``needs_recompute`` enqueues a task; the task
+    clears the flag when it starts reading votes, so later votes enqueue the next one. A broker
+    outage is logged, not raised: the vote is already committed and the flag lets
     ``recompute_pending_sweep`` catch up.
     """
-    ProjectSynset.objects.filter(pk=project_synset_id).update(needs_recompute=True)
+    flipped = ProjectSynset.objects.filter(pk=project_synset_id, needs_recompute=False).update(
+        needs_recompute=True
+    )
+    if not flipped:
+        return
     try:
-        recompute_synset.delay(project_synset_id)
+        recompute_synset.apply_async((project_synset_id,), countdown=RECOMPUTE_DELAY_SECONDS)
     except (BrokerError, OSError):
         logger.warning("broker unavailable; synset %s left for the sweep", project_synset_id)
 
 
 @shared_task(bind=True, acks_late=True, soft_time_limit=300, time_limit=330)
 def recompute_synset(self, project_synset_id: int) -> None:
-    """Recompute one synset's consensus summary (idempotent)."""
-    project_synset_counts_refresh(project_synset_id=project_synset_id)
+    """Recompute one synset's consensus (idempotent; safe to kill and rerun)."""
+    synset_recompute_consensus(project_synset_id=project_synset_id)
 
 
 @shared_task(soft_time_limit=120, time_limit=150)
@@ -71,7 +54,7 @@ def recompute_pending_sweep() -> int:
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )
     for project_synset_id in ids:
-        project_synset_counts_refresh(project_synset_id=project_synset_id)
+        synset_recompute_consensus(project_synset_id=project_synset_id)
     return len(ids)
 
 

@@ -53,3 +53,69 @@ def api_client():
     from rest_framework.test import APIClient
 
     return APIClient()
+
+
+@pytest.fixture
+def celery_worker_process(transactional_db, tmp_path):
+    """A real Celery worker (separate process) on the Redis test broker, bound to the test
+    database. Yields a function that (re)starts it, so fault-injection tests can kill -9 it."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from django.db import connection
+
+    from config.celery import app
+
+    env = {
+        **os.environ,
+        "DATABASE_URL": _database_url(connection.settings_dict),
+        "MEDIA_ROOT": str(tmp_path / "media"),
+        "CANDIDATES_ALLOW_LOOPBACK": "1",
+    }
+    app.control.purge()
+    processes: list[subprocess.Popen] = []
+    log = tmp_path / "worker.log"
+
+    def start() -> subprocess.Popen:
+        name = f"test-{os.getpid()}-{len(processes)}@%h"
+        process = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "config", "worker", "-n", name,
+             "-Q", "default,downloads,consensus,crowd", "--pool", "solo", "--loglevel", "INFO"],
+            cwd=settings.BASE_DIR, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        processes.append(process)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if process.poll() is not None:
+                pytest.fail(f"celery worker exited: {log.read_text()[-2000:]}")
+            if app.control.ping(destination=[name.replace("%h", _hostname())], timeout=0.5):
+                return process
+        pytest.fail(f"celery worker did not start: {log.read_text()[-2000:]}")
+
+    start.log = log  # type: ignore[attr-defined]
+    yield start
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+    app.control.purge()
+
+
+def _hostname() -> str:
+    import socket
+
+    return socket.gethostname()
+
+
+def _database_url(db: dict) -> str:
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"

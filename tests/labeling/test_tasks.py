@@ -1,4 +1,4 @@
-"""labeling/tasks.py: the recompute placeholder, the broker-down path and the lease sweep."""
+"""labeling/tasks.py: the broker-down path of the recompute and the lease sweep."""
 
 from __future__ import annotations
 
@@ -16,27 +16,14 @@ from tests.labeling.project_factories import project_make
 
 
 @pytest.mark.django_db
-def test_recompute_writes_counts_and_clears_the_flag():
-    project = project_make(images=5)
-    project_synset = ProjectSynset.objects.get(project=project)
-    Item.objects.filter(pk__in=Item.objects.order_by("pk").values("pk")[:2]).update(
-        state=Item.State.ACCEPTED
-    )
-    ProjectSynset.objects.filter(pk=project_synset.pk).update(needs_recompute=True)
-
-    tasks.recompute_synset(project_synset.pk)
-
-    project_synset.refresh_from_db()
-    assert project_synset.accepted_count == 2 and not project_synset.needs_recompute
-
-
-@pytest.mark.django_db
 def test_broker_down_leaves_the_flag_for_the_sweep():
     project = project_make(images=5)
     project_synset = ProjectSynset.objects.get(project=project)
 
     # The broker is the boundary we cannot make fail on demand.
-    with mock.patch.object(tasks.recompute_synset, "delay", side_effect=OperationalError("down")):
+    with mock.patch.object(
+        tasks.recompute_synset, "apply_async", side_effect=OperationalError("down")
+    ):
         tasks.recompute_synset_later(project_synset.pk)
     project_synset.refresh_from_db()
     assert project_synset.needs_recompute
