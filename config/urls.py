@@ -7,12 +7,14 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
+from candidates.urls import api_urlpatterns as candidate_api
 from labeling.urls import api_urlpatterns as labeling_api
 from synsets.urls import api_urlpatterns as synset_api
 
 from .health import healthz
 
 api_patterns = [
+    *candidate_api,
     *synset_api,
     *labeling_api,
 ]
@@ -28,6 +30,7 @@ urlpatterns = [
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
     path("", include("synsets.urls")),
+    path("", include("candidates.urls")),
     path("", include("labeling.urls")),
     path("api/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -1,0 +1,466 @@
+"""Collection jobs: run a synset's queries through a source, download, validate, deduplicate and
+store candidates (product.md §1.2). Resumable and idempotent: a rerun adds nothing twice.
+
+Downloads and decoding run in a thread pool (I/O and Pillow release the GIL); all database
+writes for one batch happen in one transaction holding the synset's row lock, so two jobs on the
+same synset never store the same image twice.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections import Counter
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from functools import partial
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F
+from django.utils import timezone
+
+from synsets.models import Synset
+
+from .dedupe import HashIndex
+from .fetching import FetchError, FetchPolicy, fetch_image_bytes
+from .images import ImageRejected, ProcessedImage, process_image
+from .models import Candidate, CollectionJob, SearchQuery
+from .queries import synset_queries_ensure
+from .sources.base import ImageSource, SourceError, SourceResult
+from .sources.registry import build_source
+from .storage import blob_store, original_name, thumbnail_name
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[CollectionJob], None]
+
+
+def fetch_policy() -> FetchPolicy:
+    return FetchPolicy(
+        max_bytes=settings.CANDIDATES_MAX_BYTES,
+        total_timeout=settings.CANDIDATES_DOWNLOAD_TIMEOUT,
+        allow_loopback=settings.CANDIDATES_ALLOW_LOOPBACK,
+    )
+
+
+def url_hash(locator: str) -> str:
+    return hashlib.sha256(locator.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+@dataclass
+class Outcome:
+    """What downloading and validating one source result gave (no database involved)."""
+
+    result: SourceResult
+    query: str
+    processed: ProcessedImage | None = None
+    data: bytes | None = None
+    reason: str = ""
+    detail: str = ""
+
+
+def outcome_for(result: SourceResult, *, query: str, policy: FetchPolicy) -> Outcome:
+    """Download (or read) and validate one result; every failure becomes a reason, never raises."""
+    try:
+        if result.fetch is not None:
+            data = result.fetch()
+            if len(data) > policy.max_bytes:
+                return Outcome(result, query, reason="too_large", detail=f"{len(data)} bytes")
+        else:
+            data = fetch_image_bytes(result.image_url, policy=policy).data
+        processed = process_image(data, min_side=settings.CANDIDATES_MIN_SIDE)
+    except FetchError as exc:
+        return Outcome(result, query, reason=exc.reason, detail=exc.message[:500])
+    except ImageRejected as exc:
+        return Outcome(result, query, reason=exc.reason, detail=exc.message[:500])
+    except SourceError as exc:
+        return Outcome(result, query, reason="source_error", detail=str(exc)[:500])
+    except Exception as exc:  # a failing item never aborts its batch
+        logger.exception("unexpected error on %s", result.image_url)
+        return Outcome(result, query, reason="corrupt", detail=f"{type(exc).__name__}: {exc}"[:500])
+    return Outcome(result, query, processed=processed, data=data)
+
+
+@dataclass
+class SynsetState:
+    """What a job knows about one synset while it collects: dedupe indexes and counters."""
+
+    synset: Synset
+    cap: int
+    seen_urls: set[str]
+    stored_count: int
+    index: HashIndex
+    sha_to_id: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def load(cls, synset: Synset, cap: int) -> SynsetState:
+        rows = Candidate.objects.filter(synset=synset).values_list(
+            "id", "url_hash", "status", "sha256", "phash"
+        )
+        seen, sha_to_id, keys, hashes = set(), {}, [], []
+        for pk, uhash, status, sha, phash in rows.iterator(5000):
+            seen.add(uhash)
+            if status == Candidate.Status.STORED:
+                sha_to_id[sha] = pk
+                keys.append(pk)
+                hashes.append(phash)
+        index = HashIndex.from_pairs(keys, hashes) if keys else HashIndex()
+        return cls(synset, cap, seen, len(keys), index, sha_to_id)
+
+    @property
+    def full(self) -> bool:
+        return self.stored_count >= self.cap
+
+
+class GlobalHashIndex:
+    """All stored candidates' pHashes across synsets, loaded lazily once per job run, to flag
+    cross-synset duplicates (which need a human decision, not automatic removal)."""
+
+    def __init__(self) -> None:
+        self._index: HashIndex | None = None
+        self._synset_of: dict[int, str] = {}
+
+    def _load(self) -> HashIndex:
+        if self._index is None:
+            keys, hashes = [], []
+            rows = Candidate.objects.filter(status=Candidate.Status.STORED, phash__isnull=False)
+            for pk, synset_id, phash in rows.values_list("id", "synset_id", "phash").iterator(
+                20_000
+            ):
+                keys.append(pk)
+                hashes.append(phash)
+                self._synset_of[pk] = synset_id
+            self._index = HashIndex.from_pairs(keys, hashes) if keys else HashIndex()
+        return self._index
+
+    def other_synset_match(self, phash: int, synset_id: str, max_distance: int) -> int | None:
+        for key, _distance in self._load().nearest(phash, max_distance):
+            if self._synset_of.get(key) != synset_id:
+                return key
+        return None
+
+    def add(self, pk: int, synset_id: str, phash: int) -> None:
+        if self._index is not None:
+            self._index.add(pk, phash)
+            self._synset_of[pk] = synset_id
+
+
+def _candidate_from(outcome: Outcome, *, job: CollectionJob, synset: Synset) -> Candidate:
+    result = outcome.result
+    return Candidate(
+        synset=synset,
+        job=job,
+        source=job.source,
+        query=outcome.query[:255],
+        rank=result.rank,
+        image_url=result.image_url,
+        url_hash=url_hash(result.image_url),
+        page_url=result.page_url or "",
+        title=(result.title or "")[:500],
+        license=(result.license or "")[:200],
+        attribution=(result.attribution or "")[:500],
+    )
+
+
+@transaction.atomic
+def candidates_store_batch(
+    *,
+    job: CollectionJob,
+    state: SynsetState,
+    outcomes: Sequence[Outcome],
+    global_index: GlobalHashIndex,
+) -> Counter:
+    """Write one batch of outcomes: rejects with their reason, exact and near duplicates linked to
+    what they duplicate, the rest stored with files. Returns counts by status/reason."""
+    max_distance = settings.CANDIDATES_NEAR_DUPLICATE_DISTANCE
+    synset = Synset.objects.select_for_update().get(pk=state.synset.pk)
+    # Another job may have written this synset since our state was loaded.
+    hashes = [url_hash(o.result.image_url) for o in outcomes]
+    state.seen_urls.update(
+        Candidate.objects.filter(synset=synset, url_hash__in=hashes).values_list(
+            "url_hash", flat=True
+        )
+    )
+    shas = [o.processed.sha256 for o in outcomes if o.processed]
+    for pk, sha in Candidate.objects.filter(
+        synset=synset, status=Candidate.Status.STORED, sha256__in=shas
+    ).values_list("id", "sha256"):
+        state.sha_to_id.setdefault(sha, pk)
+
+    counts: Counter = Counter()
+    pending_links: list[tuple[Candidate, Candidate]] = []  # (duplicate, original in same batch)
+    batch_by_sha: dict[str, Candidate] = {}
+    batch_index = HashIndex()
+    batch_objects: dict[int, Candidate] = {}
+    rows: list[Candidate] = []
+    for outcome, uhash in zip(outcomes, hashes, strict=True):
+        if uhash in state.seen_urls:
+            counts["skipped"] += 1
+            continue
+        state.seen_urls.add(uhash)
+        candidate = _candidate_from(outcome, job=job, synset=synset)
+        rows.append(candidate)
+        processed = outcome.processed
+        if processed is None:
+            candidate.status = Candidate.Status.REJECTED
+            candidate.reject_reason = outcome.reason
+            candidate.reject_detail = outcome.detail
+            counts[f"rejected:{outcome.reason}"] += 1
+            continue
+        candidate.sha256 = processed.sha256
+        candidate.phash = processed.phash
+        candidate.width, candidate.height = processed.width, processed.height
+        candidate.format, candidate.bytes = processed.format, processed.byte_size
+        if processed.sha256 in state.sha_to_id or processed.sha256 in batch_by_sha:
+            candidate.status = Candidate.Status.DUPLICATE
+            _link(
+                candidate,
+                state.sha_to_id.get(processed.sha256),
+                batch_by_sha.get(processed.sha256),
+                pending_links,
+            )
+            counts["duplicate"] += 1
+            continue
+        near = state.index.nearest(processed.phash, max_distance)
+        near_batch = batch_index.nearest(processed.phash, max_distance)
+        if near or near_batch:
+            candidate.status = Candidate.Status.NEAR_DUPLICATE
+            batch_original = batch_objects[near_batch[0][0]] if near_batch else None
+            _link(candidate, near[0][0] if near else None, batch_original, pending_links)
+            counts["near_duplicate"] += 1
+            continue
+        if state.full:
+            rows.pop()
+            state.seen_urls.discard(uhash)
+            counts["over_cap"] += 1
+            continue
+        candidate.status = Candidate.Status.STORED
+        candidate.image.name = blob_store(
+            original_name(processed.sha256, processed.format), outcome.data
+        )
+        candidate.thumbnail.name = blob_store(
+            thumbnail_name(processed.sha256), processed.thumbnail_jpeg
+        )
+        cross = global_index.other_synset_match(processed.phash, synset.pk, max_distance)
+        candidate.cross_synset_duplicate_of_id = cross
+        batch_by_sha[processed.sha256] = candidate
+        batch_objects[id(candidate)] = candidate
+        batch_index.add(id(candidate), processed.phash)
+        state.stored_count += 1
+        counts["stored"] += 1
+        if cross:
+            counts["cross_synset_duplicate"] += 1
+
+    stored = [c for c in rows if c.status == Candidate.Status.STORED]
+    Candidate.objects.bulk_create(stored)
+    for duplicate, original in pending_links:
+        duplicate.duplicate_of_id = original.pk
+    Candidate.objects.bulk_create([c for c in rows if c.status != Candidate.Status.STORED])
+    for candidate in stored:
+        state.sha_to_id[candidate.sha256] = candidate.pk
+        state.index.add(candidate.pk, candidate.phash)
+        global_index.add(candidate.pk, synset.pk, candidate.phash)
+    _job_count(job, counts)
+    return counts
+
+
+def _link(
+    candidate: Candidate,
+    stored_id: int | None,
+    batch_original: Candidate | None,
+    pending: list[tuple[Candidate, Candidate]],
+) -> None:
+    if stored_id is not None:
+        candidate.duplicate_of_id = stored_id
+    elif batch_original is not None:
+        pending.append((candidate, batch_original))
+
+
+def _job_count(job: CollectionJob, counts: Counter) -> None:
+    """Add a batch's counts to the job row (locked: the JSON reasons merge in Python)."""
+    locked = CollectionJob.objects.select_for_update().get(pk=job.pk)
+    reasons = dict(locked.rejected_by_reason)
+    rejected = 0
+    for key, n in counts.items():
+        if key.startswith("rejected:"):
+            reason = key.removeprefix("rejected:")
+            reasons[reason] = reasons.get(reason, 0) + n
+            rejected += n
+    not_seen = {"skipped", "over_cap", "cross_synset_duplicate"}
+    seen = sum(n for key, n in counts.items() if key not in not_seen)
+    CollectionJob.objects.filter(pk=job.pk).update(
+        seen=F("seen") + seen,
+        stored=F("stored") + counts["stored"],
+        duplicates=F("duplicates") + counts["duplicate"] + counts["near_duplicate"],
+        rejected=F("rejected") + rejected,
+        rejected_by_reason=reasons,
+        updated_at=timezone.now(),
+    )
+
+
+# --- jobs -----------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def collection_job_create(
+    *,
+    wnids: Sequence[str],
+    source: str,
+    source_config: dict | None = None,
+    limit_per_synset: int | None = None,
+    created_by=None,
+) -> CollectionJob:
+    """Create a job (validated: known synsets, known source) and enqueue it after commit."""
+    from .sources.registry import SOURCE_NAMES
+
+    if source not in SOURCE_NAMES:
+        raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCE_NAMES)}")
+    wnids = list(dict.fromkeys(wnids))
+    known = set(Synset.objects.filter(wnid__in=wnids).values_list("wnid", flat=True))
+    missing = [w for w in wnids if w not in known]
+    if missing:
+        raise ValueError(f"unknown synsets: {', '.join(missing[:10])}")
+    cap = settings.CANDIDATES_PER_SYNSET_CAP
+    job = CollectionJob.objects.create(
+        source=source,
+        source_config=source_config or {},
+        wnids=wnids,
+        limit_per_synset=min(limit_per_synset or cap, cap),
+        created_by=created_by,
+    )
+    from .tasks import collection_job_run_task
+
+    transaction.on_commit(partial(collection_job_run_task.delay, job.pk))
+    return job
+
+
+def collection_job_cancel(*, job_id: int) -> CollectionJob:
+    """Ask a job to stop; a running job stops after its current batch."""
+    with transaction.atomic():
+        job = CollectionJob.objects.select_for_update().get(pk=job_id)
+        if job.status == CollectionJob.Status.PENDING:
+            job.status = CollectionJob.Status.CANCELLED
+            job.finished_at = timezone.now()
+        elif job.status == CollectionJob.Status.RUNNING:
+            job.status = CollectionJob.Status.CANCELLING
+        job.save(update_fields=["status", "finished_at", "updated_at"])
+    return job
+
+
+def _job_status(job_id: int) -> str:
+    return CollectionJob.objects.values_list("status", flat=True).get(pk=job_id)
+
+
+def source_for_job(job: CollectionJob) -> ImageSource:
+    config = {
+        "flickr_api_key": settings.FLICKR_API_KEY,
+        "openverse_url": settings.OPENVERSE_API_URL,
+        "wikimedia_url": settings.WIKIMEDIA_API_URL,
+        "allow_loopback": settings.CANDIDATES_ALLOW_LOOPBACK,
+        "max_bytes": settings.CANDIDATES_MAX_BYTES,
+        **job.source_config,
+    }
+    return build_source(job.source, config)
+
+
+def collection_job_run(*, job_id: int, progress: Progress | None = None) -> CollectionJob:
+    """Run (or resume) a job to completion. Safe to call again after a crash: finished synsets
+    are skipped and already-seen URLs are not fetched twice."""
+    with transaction.atomic():
+        job = CollectionJob.objects.select_for_update().get(pk=job_id)
+        if job.status in (CollectionJob.Status.DONE, CollectionJob.Status.CANCELLED):
+            return job
+        if job.status == CollectionJob.Status.CANCELLING:
+            job.status = CollectionJob.Status.CANCELLED
+            job.finished_at = timezone.now()
+            job.save(update_fields=["status", "finished_at", "updated_at"])
+            return job
+        job.status = CollectionJob.Status.RUNNING
+        job.started_at = job.started_at or timezone.now()
+        job.save(update_fields=["status", "started_at", "updated_at"])
+    try:
+        source = source_for_job(job)
+        policy = fetch_policy()
+        global_index = GlobalHashIndex()
+        workers = settings.CANDIDATES_DOWNLOAD_CONCURRENCY
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            for position in range(job.synsets_done, len(job.wnids)):
+                if _job_status(job.pk) == CollectionJob.Status.CANCELLING:
+                    break
+                synset = Synset.objects.get(pk=job.wnids[position])
+                _collect_synset(job, synset, source, policy, pool, global_index, progress)
+                CollectionJob.objects.filter(pk=job.pk).update(
+                    synsets_done=position + 1, updated_at=timezone.now()
+                )
+                if progress:
+                    job.refresh_from_db()
+                    progress(job)
+    except Exception as exc:
+        logger.exception("collection job %s failed", job.pk)
+        CollectionJob.objects.filter(pk=job.pk).update(
+            status=CollectionJob.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        raise
+    final = (
+        CollectionJob.Status.CANCELLED
+        if _job_status(job.pk) == CollectionJob.Status.CANCELLING
+        else CollectionJob.Status.DONE
+    )
+    CollectionJob.objects.filter(pk=job.pk).update(status=final, finished_at=timezone.now())
+    job.refresh_from_db()
+    return job
+
+
+def _collect_synset(
+    job: CollectionJob,
+    synset: Synset,
+    source: ImageSource,
+    policy: FetchPolicy,
+    pool: ThreadPoolExecutor,
+    global_index: GlobalHashIndex,
+    progress: Progress | None,
+) -> None:
+    state = SynsetState.load(synset, job.limit_per_synset)
+    if state.full:
+        return
+    if source.uses_queries:
+        queries = [q.text for q in synset_queries_ensure(synset=synset) if q.enabled]
+    else:
+        queries = [synset.wnid]
+    for query in queries:
+        page = 1
+        while not state.full:
+            if _job_status(job.pk) == CollectionJob.Status.CANCELLING:
+                return
+            try:
+                results = source.search(query, page, wnid=synset.wnid)
+            except SourceError as exc:
+                logger.warning("source %s failed on %r page %s: %s", job.source, query, page, exc)
+                CollectionJob.objects.filter(pk=job.pk).update(error=str(exc)[:2000])
+                break
+            if not results:
+                break
+            fresh = [r for r in results if url_hash(r.image_url) not in state.seen_urls]
+            if fresh:
+                outcomes = list(pool.map(partial(outcome_for, query=query, policy=policy), fresh))
+                candidates_store_batch(
+                    job=job, state=state, outcomes=outcomes, global_index=global_index
+                )
+                if progress:
+                    job.refresh_from_db()
+                    progress(job)
+            page += 1
+
+
+__all__ = [
+    "SearchQuery",
+    "collection_job_cancel",
+    "collection_job_create",
+    "collection_job_run",
+    "candidates_store_batch",
+    "outcome_for",
+]

@@ -1,0 +1,104 @@
+"""Candidate pages (admins) and image serving (any signed-in user of the labeling app)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.admin.views.decorators import staff_member_required
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from synsets.models import Synset
+
+from . import queries, selectors
+from .models import Candidate, CollectionJob
+
+# Served images always get a fixed image type and nosniff: a file is never interpreted as HTML
+# (Label Studio's stored XSS through uploads served with a guessed Content-Type, product.md §3).
+_IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
+                "WEBP": "image/webp", "BMP": "image/bmp", "TIFF": "image/tiff"}  # fmt: skip
+
+
+def _serve(field, content_type: str) -> FileResponse:
+    if not field:
+        raise Http404("no file")
+    try:
+        handle = field.open("rb")
+    except (FileNotFoundError, OSError):
+        raise Http404("file missing from storage") from None
+    response = FileResponse(handle, content_type=content_type)
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Disposition"] = "inline"
+    response["Cache-Control"] = "private, max-age=86400"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    return response
+
+
+@login_required
+def candidate_thumbnail(request, pk: int):
+    candidate = get_object_or_404(Candidate.objects.only("thumbnail"), pk=pk)
+    return _serve(candidate.thumbnail, "image/jpeg")
+
+
+@login_required
+def candidate_image(request, pk: int):
+    candidate = get_object_or_404(Candidate.objects.only("image", "format"), pk=pk)
+    return _serve(candidate.image, _IMAGE_TYPES.get(candidate.format, "image/jpeg"))
+
+
+@staff_member_required
+def synset_candidates_page(request, wnid: str):
+    synset = get_object_or_404(Synset, wnid=wnid)
+    status = request.GET.get("status", Candidate.Status.STORED)
+    if status not in Candidate.Status.values:
+        status = Candidate.Status.STORED
+    page = Paginator(selectors.candidate_list(wnid=wnid, status=status), 60).get_page(
+        request.GET.get("page")
+    )
+    context = {
+        "synset": synset,
+        "queries": queries.synset_queries_ensure(synset=synset),
+        "status": status,
+        "statuses": Candidate.Status.choices,
+        "counts": selectors.candidate_status_counts(wnid=wnid),
+        "reject_counts": selectors.candidate_reject_counts(wnid=wnid),
+        "page": page,
+    }
+    return render(request, "candidates/synset.html", context)
+
+
+@staff_member_required
+@require_POST
+def search_query_add_view(request, wnid: str):
+    synset = get_object_or_404(Synset, wnid=wnid)
+    try:
+        queries.search_query_add(
+            synset=synset,
+            text=request.POST.get("text", ""),
+            language=(request.POST.get("language") or "eng")[:8],
+        )
+    except ValueError as exc:
+        messages.error(request, str(exc))
+    return redirect("candidates:synset", wnid=wnid)
+
+
+@staff_member_required
+@require_POST
+def search_query_toggle_view(request, wnid: str, pk: int):
+    query = get_object_or_404(selectors.search_query_list(wnid=wnid), pk=pk)
+    queries.search_query_set_enabled(query_id=query.pk, enabled=not query.enabled)
+    return redirect("candidates:synset", wnid=wnid)
+
+
+@staff_member_required
+def collection_jobs_page(request):
+    jobs = selectors.collection_job_list()[:50]
+    return render(request, "candidates/jobs.html", {"jobs": jobs})
+
+
+@staff_member_required
+def collection_job_page(request, pk: int):
+    job = get_object_or_404(CollectionJob, pk=pk)
+    return render(request, "candidates/job.html", {"job": job})
