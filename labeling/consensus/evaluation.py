@@ -12,7 +12,7 @@ import numpy as np
 
 from labeling.consensus.dawid_skene import dawid_skene
 from labeling.consensus.majority import majority_vote
-from labeling.consensus.model import fit_model
+from labeling.consensus.model import ModelPriors, fit_model
 from labeling.consensus.stopping import NEED_MORE, StoppingRule
 from labeling.consensus.types import Estimate, VoteMatrix
 
@@ -33,7 +33,19 @@ def _model(
     return fit_model(matrix, init_posterior=init_posterior)
 
 
-METHODS: dict[str, Method] = {"mv": _majority, "ds": _dawid_skene, "model": _model}
+def _model_loo(
+    matrix: VoteMatrix, *, init_posterior: np.ndarray | None = None, **_: object
+) -> Estimate:
+    """Our model with the collapsed (leave-one-out) E-step: better calibrated for stopping."""
+    return fit_model(matrix, init_posterior=init_posterior, priors=ModelPriors(collapsed=True))
+
+
+METHODS: dict[str, Method] = {
+    "mv": _majority,
+    "ds": _dawid_skene,
+    "model": _model,
+    "model-loo": _model_loo,
+}
 
 
 def load_votes(path: str | Path) -> VoteMatrix:

@@ -24,6 +24,11 @@ ACCEPT, REJECT, NEED_MORE, UNDECIDED = range(4)
 class StoppingRule:
     """Accept when P(positive) ≥ τ, reject when P(positive) ≤ 1 − τ′, else ask again until the cap.
 
+    τ and τ′ need not be equal, and for ImageNet they should not be: the precision of *accepted*
+    images is the product's promise (99.7%), so τ is high, while a wrongly rejected image only
+    costs recall in a pool of thousands of candidates, so τ′ may be modest and images that are
+    probably bad stop early (see :func:`reject_threshold_for_costs`).
+
     With ``positive=None`` (multi-class projects) the item is decided (ACCEPT, meaning "the most
     probable label is settled") once its largest posterior reaches τ; REJECT is then never used.
     The paper gives no threshold: it is a per-project setting. Posteriors of a conditionally
@@ -34,6 +39,7 @@ class StoppingRule:
     reject_threshold: float = 0.99
     max_votes: int = 10
     positive: Hashable | None = None
+    min_votes: int = 1  # an item with fewer votes is never decided (its posterior is the prior)
 
     def __post_init__(self) -> None:
         for name in ("accept_threshold", "reject_threshold"):
@@ -42,6 +48,8 @@ class StoppingRule:
                 raise ValueError(f"{name} must lie in [0.5, 1], got {value}")
         if self.max_votes < 1:
             raise ValueError("max_votes must be at least 1")
+        if not 0 <= self.min_votes <= self.max_votes:
+            raise ValueError("min_votes must lie in [0, max_votes]")
 
     def decide(self, posterior: Mapping[Hashable, float], n_votes: int) -> Decision:
         labels = tuple(posterior)
@@ -77,4 +85,23 @@ class StoppingRule:
         # A convincing posterior wins over the cap: the item is decided, not merely out of votes.
         codes[accepted] = ACCEPT
         codes[rejected] = REJECT
+        # Below min_votes only the prior speaks (e.g. a rare class rejects every unseen image).
+        codes[(n_votes < self.min_votes) & (n_votes < cap)] = NEED_MORE
         return codes
+
+
+def reject_threshold_for_costs(
+    *, false_reject_cost: float, vote_cost: float = 1.0, votes_to_settle: float = 2.0
+) -> float:
+    """τ′ from costs in votes: stop and reject once the expected loss of rejecting,
+    P(good) × ``false_reject_cost``, is below the cost of the ``votes_to_settle`` further votes an
+    uncertain image typically takes, i.e. reject when P(good) ≤ votes_to_settle·vote_cost / cost.
+
+    In ImageNet's setting a wrongly rejected good image is replaced by another candidate, so its
+    cost is the votes spent per *accepted* image (votes per candidate / good share). Clipped to
+    [0.5, 1) because a reject threshold above ½ would reject images that are probably good.
+    """
+    if false_reject_cost <= 0 or vote_cost <= 0 or votes_to_settle <= 0:
+        raise ValueError("costs must be positive")
+    p_reject = votes_to_settle * vote_cost / false_reject_cost
+    return float(np.clip(1.0 - p_reject, 0.5, 1.0 - 1e-9))

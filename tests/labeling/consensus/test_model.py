@@ -196,3 +196,58 @@ def test_recomputing_ten_thousand_candidates_takes_under_a_second():
     elapsed = time.perf_counter() - started
     assert elapsed < 1.0
     assert np.mean(estimate.predicted() == truth) > 0.99
+
+
+def test_prior_initialisation_starts_from_the_prior_worker_not_from_certainty():
+    # Every item has one vote: nothing identifies the workers, so the prior must speak.
+    votes = [Vote(i, f"w{i % 5}", i % 2) for i in range(40)]
+    matrix = VoteMatrix.from_votes(votes)
+    estimate = fit_model(matrix, priors=ModelPriors(init="prior"), max_iter=1)
+    assert np.all(estimate.posterior.max(axis=1) < 0.9)
+
+
+def test_collapsed_e_step_does_not_let_a_workers_votes_vouch_for_themselves():
+    # Two workers, each seen on four items only, always agree: plain EM credits them with the
+    # agreement they created; leaving each vote out keeps the posterior more modest.
+    votes = [Vote(i, w, i % 2) for i in range(4) for w in ("a", "b")]
+    matrix = VoteMatrix.from_votes(votes, label_set=[0, 1])
+    plain = fit_model(matrix, priors=ModelPriors(collapsed=False))
+    collapsed = fit_model(matrix, priors=ModelPriors(collapsed=True))
+    assert 0.5 < collapsed.posterior[1, 1] < plain.posterior[1, 1]
+    assert collapsed.predicted().tolist() == plain.predicted().tolist() == [0, 1, 0, 1]
+
+
+def test_collapsed_e_step_keeps_spammers_and_good_workers_apart():
+    votes, truth = _simulate(
+        n_items=200, accuracies={"g1": 0.9, "g2": 0.9, "g3": 0.85, "s": 0.5}, seed=8
+    )
+    matrix = VoteMatrix.from_votes(votes)
+    estimate = fit_model(matrix, priors=ModelPriors(collapsed=True))
+    skill = np.trace(estimate.confusion, axis1=1, axis2=2) - 1
+    assert skill[matrix.workers.index("g1")] > 0.6
+    assert abs(skill[matrix.workers.index("s")]) < 0.2
+    predicted = estimate.predicted()
+    assert np.mean([predicted[matrix.items.index(i)] == t for i, t in truth.items()]) > 0.95
+
+
+def test_relative_worker_prior_follows_the_synsets_difficulty():
+    # Elsewhere everyone was 95% right; this synset is hard (70%). An absolute prior keeps a new
+    # worker at ~95%; the relative prior moves them to this synset's level.
+    rng = np.random.default_rng(9)
+    elsewhere = {w: 4.0 * np.array([[0.95, 0.05], [0.05, 0.95]]) for w in range(12)}
+    truth = rng.random(300) < 0.5
+    votes = []
+    for worker in range(12):
+        for item in rng.choice(300, 60, replace=False):
+            answer = truth[item] if rng.random() < 0.7 else not truth[item]
+            votes.append(Vote(int(item), worker, int(answer)))
+    votes.append(Vote(0, "fresh-elsewhere-known", 1))
+    prior = {**elsewhere, "fresh-elsewhere-known": elsewhere[0]}
+    matrix = VoteMatrix.from_votes(votes, label_set=[0, 1])
+    absolute = fit_model(
+        matrix, worker_prior=prior, priors=ModelPriors(relative_worker_prior=False)
+    )
+    relative = fit_model(matrix, worker_prior=prior)
+    fresh = matrix.workers.index("fresh-elsewhere-known")
+    assert relative.confusion[fresh, 1, 1] < absolute.confusion[fresh, 1, 1] - 0.1
+    assert abs(relative.confusion[fresh, 1, 1] - 0.7) < 0.1

@@ -80,3 +80,28 @@ def test_dawid_skene_outvotes_a_majority_of_bad_workers():
     ds = dawid_skene(matrix).predicted()
     mv = majority_vote(matrix).predicted()
     assert np.mean(ds == truth) > np.mean(mv == truth) + 0.1
+
+
+def test_min_votes_keeps_an_unseen_image_open_even_if_the_prior_would_reject_it():
+    rule = StoppingRule(accept_threshold=0.99, reject_threshold=0.7, positive=1, min_votes=1)
+    # A rare class: the prior alone says P(good) = 0.2 <= 0.3, but nobody has looked yet.
+    assert rule.decide({0: 0.8, 1: 0.2}, 0) is Decision.NEED_MORE
+    assert rule.decide({0: 0.8, 1: 0.2}, 1) is Decision.REJECT
+
+
+def test_min_votes_must_fit_under_the_cap():
+    with pytest.raises(ValueError, match="min_votes"):
+        StoppingRule(max_votes=3, min_votes=4)
+
+
+def test_reject_threshold_from_costs():
+    from labeling.consensus.stopping import reject_threshold_for_costs
+
+    # A false reject worth 15 votes, 2 votes to settle: reject once P(good) <= 2/15.
+    assert reject_threshold_for_costs(false_reject_cost=15.0, votes_to_settle=2.0) == pytest.approx(
+        1 - 2 / 15
+    )
+    # Cheap false rejects never push the threshold past 1/2 (that would reject likely-good images).
+    assert reject_threshold_for_costs(false_reject_cost=1.0) == 0.5
+    with pytest.raises(ValueError, match="positive"):
+        reject_threshold_for_costs(false_reject_cost=0.0)
