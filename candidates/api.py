@@ -78,6 +78,9 @@ class SynsetQueriesApi(APIView):
     permission_classes = [IsAdminUser]
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SearchQueryInput"
+
         text = serializers.CharField(max_length=255)
         language = serializers.RegexField(r"^[a-z]{2,8}$", default="eng")
 
@@ -103,6 +106,9 @@ class SearchQueryDetailApi(APIView):
     permission_classes = [IsAdminUser]
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "SearchQueryEnabledInput"
+
         enabled = serializers.BooleanField()
 
     @extend_schema(request=InputSerializer, responses=SearchQuerySerializer)
@@ -139,6 +145,9 @@ class CollectionJobListApi(APIView):
     permission_classes = [IsAdminUser]
 
     class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "CollectionJobInput"
+
         wnids = serializers.ListField(
             child=serializers.RegexField(r"^n\d{8}$"), min_length=1, max_length=5000
         )

@@ -5,9 +5,10 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import TemplateView
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from candidates.urls import api_urlpatterns as candidate_api
+from labeling.crowds.urls import api_urlpatterns as crowds_api
 from labeling.urls import api_urlpatterns as labeling_api
 from synsets.urls import api_urlpatterns as synset_api
 
@@ -17,6 +18,7 @@ api_patterns = [
     *candidate_api,
     *synset_api,
     *labeling_api,
+    *crowds_api,
 ]
 
 urlpatterns = [
@@ -32,9 +34,11 @@ urlpatterns = [
     path("", include("synsets.urls")),
     path("", include("candidates.urls")),
     path("", include("labeling.urls")),
+    path("", include("labeling.crowds.urls")),
     path("api/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
-    path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    # The split view serves its script from a URL, so the docs work under our CSP.
+    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
 ]
 
 if settings.DEBUG:
