@@ -1,6 +1,6 @@
-"""Query expansion for image search, as Deng et al. 2009 §3.1 built ImageNet's queries: every
-synonym; the synonym with a parent synset's word when that word appears in the gloss
-("whippet dog", "whippet greyhound"); and translations from other wordnets."""
+"""A synset's image-search queries built as Deng et al. 2009 §3.1 built ImageNet's: every
+synonym; the synonym with a parent synset's word when that word appears in the gloss ("whippet" →
+"whippet dog", "whippet greyhound"); and the lemmas of other languages' wordnets."""
 
 from __future__ import annotations
 
@@ -8,22 +8,30 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+ENGLISH = "eng"  # Open Multilingual Wordnet's code for Princeton WordNet
+
 
 @dataclass(frozen=True)
 class QuerySpec:
     text: str
     kind: str  # "synonym" | "parent" | "translation"
-    language: str
+    language: str  # ISO 639-3, as Open Multilingual Wordnet names its wordnets
 
 
-def _clean(text: str) -> str:
-    return " ".join(text.replace("_", " ").split())
+def lemma_text(lemma: str) -> str:
+    """A WordNet lemma as people type it: "domestic_dog" → "domestic dog"."""
+    return " ".join(lemma.replace("_", " ").split())
 
 
-def _in_gloss(word: str, gloss: str) -> bool:
-    """Whole-word (or whole-phrase), case-insensitive match; plural "dogs" counts for "dog"."""
-    pattern = r"(?<!\w)" + r"\s+".join(map(re.escape, word.split())) + r"(?:s|es)?(?!\w)"
-    return re.search(pattern, gloss, flags=re.IGNORECASE) is not None
+def _phrase_pattern(phrase: str) -> re.Pattern[str]:
+    # Whole words only ("cat" must not match "catalyst"); a plural in the gloss still counts
+    # ("hunting dogs"), since glosses often describe a synset through its plural parent.
+    words = r"\s+".join(map(re.escape, phrase.split()))
+    return re.compile(rf"(?<!\w){words}(?:s|es)?(?!\w)", flags=re.IGNORECASE)
+
+
+def _contains_phrase(text: str, phrase: str) -> bool:
+    return _phrase_pattern(phrase).search(text) is not None
 
 
 def expand_queries(
@@ -33,31 +41,43 @@ def expand_queries(
     parent_lemmas: Sequence[Sequence[str]],
     translations: Mapping[str, Sequence[str]],
 ) -> list[QuerySpec]:
-    """The synset's queries in a stable order, deduplicated case-insensitively per language."""
+    """The synset's queries: synonyms first (WordNet's lemma order), then synonym + parent word,
+    then translations by language code. Deduplicated case-insensitively across kinds and
+    languages (the first spelling wins), since the same text searched twice finds the same
+    images."""
     specs: list[QuerySpec] = []
-    seen: set[tuple[str, str]] = set()
+    seen: set[str] = set()
 
     def add(text: str, kind: str, language: str) -> None:
-        text = _clean(text)
-        key = (language, text.casefold())
+        key = text.casefold()
         if text and key not in seen:
             seen.add(key)
             specs.append(QuerySpec(text, kind, language))
 
-    synonyms = [_clean(lemma) for lemma in lemmas if _clean(lemma)]
+    synonyms = [text for text in map(lemma_text, lemmas) if text]
     for synonym in synonyms:
-        add(synonym, "synonym", "eng")
-    parent_words = [
-        _clean(word)
-        for lemmas_of_parent in parent_lemmas
-        for word in lemmas_of_parent
-        if _clean(word) and _in_gloss(_clean(word), gloss)
-    ]
+        add(synonym, "synonym", ENGLISH)
+
+    # Deng et al. 2009 §3.1: "whippet" + "dog", "greyhound" because its gloss reads "a small
+    # slender dog of greyhound type"; a parent word absent from the gloss adds only noise.
+    parent_words: list[str] = []
+    for lemmas_of_parent in parent_lemmas:
+        for word in map(lemma_text, lemmas_of_parent):
+            if (
+                word
+                and _contains_phrase(gloss, word)
+                and word.casefold() not in map(str.casefold, parent_words)
+            ):
+                parent_words.append(word)
     for synonym in synonyms:
         for word in parent_words:
-            if word.casefold() not in synonym.casefold():
-                add(f"{synonym} {word}", "parent", "eng")
+            # "sheepdog" + "dog" is useful, "German shepherd dog" + "dog" is not.
+            if not _contains_phrase(synonym, word):
+                add(f"{synonym} {word}", "parent", ENGLISH)
+
     for language in sorted(translations):
-        for word in translations[language]:
-            add(word, "translation", language)
+        if language == ENGLISH:
+            continue
+        for lemma in translations[language]:
+            add(lemma_text(lemma), "translation", language)
     return specs

@@ -14,6 +14,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
@@ -21,8 +22,10 @@ from candidates.fetching import FetchError, FetchPolicy, check_url
 
 USER_AGENT = "SynsetLab/0.1 (ImageNet-style dataset collection; python-requests)"
 DEFAULT_TIMEOUT = (5.0, 20.0)  # (connect, read) seconds
+MAX_URL_LENGTH = 2048
 MAX_API_RESPONSE_BYTES = 8 * 1024 * 1024  # a search page is a few hundred kB at most
 WNID_IN_PATH = re.compile(r"(?<![0-9a-z])(n\d{8})(?![0-9])")
+_WNID_FOLDER = re.compile(r"^(n\d{8})(?:\.(?:tar|tgz|zip|tar\.gz|tar\.bz2|tar\.xz))?$")
 WNID = re.compile(r"n\d{8}")
 
 
@@ -76,10 +79,46 @@ def check_page(page: int) -> None:
 
 
 def wnid_in_path(path: str) -> str | None:
-    """The wnid a path names, from a ``<wnid>/`` folder or a ``<wnid>_name`` file (ImageNet's
-    own layouts); the innermost one wins."""
-    found = WNID_IN_PATH.findall(path)
-    return found[-1] if found else None
+    """The class a path names in ImageNet's layouts: the deepest ``<wnid>/`` folder (or
+    ``<wnid>.tar`` archive), else a ``<wnid>_name`` file.
+
+    A folder wins over the file name: a user who files ``n02085620_Chihuahua.JPEG`` under
+    ``n02084071/`` (dog) is saying what the image is a candidate for; in ImageNet's own
+    ``train/<wnid>/<wnid>_<n>.JPEG`` layout the two agree anyway.
+    """
+    parts = [part for part in re.split(r"[/\\!]", path) if part]
+    for part in reversed(parts[:-1]):
+        match = _WNID_FOLDER.match(part)
+        if match:
+            return match.group(1)
+    found = WNID_IN_PATH.findall(parts[-1]) if parts else []
+    return found[0] if found else None
+
+
+def url_problem(url: str) -> str | None:
+    """Why ``url`` cannot be a candidate's URL, or None. Only the syntax is checked here; the
+    fetcher decides later whether its host may be contacted."""
+    if len(url) > MAX_URL_LENGTH:
+        return f"URL longer than {MAX_URL_LENGTH} characters"
+    if any(ch.isspace() or ord(ch) < 32 or ord(ch) == 127 for ch in url):
+        return "URL contains whitespace or control characters"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a malformed port
+    except ValueError as exc:
+        return f"malformed URL ({exc})"
+    if parts.scheme.lower() not in {"http", "https"}:
+        return f"not an http(s) URL (scheme {parts.scheme or 'missing'!r})"
+    if not parts.hostname:
+        return "URL without a host"
+    return None
+
+
+def link_or_blank(url: str | None) -> str:
+    """A page URL safe to show as a link, or "": pages render it in ``href``, where a
+    ``javascript:`` URL from a list or an API would be stored XSS."""
+    url = (url or "").strip()
+    return url if url and url_problem(url) is None else ""
 
 
 def endpoint_check(url: str, *, allow_loopback: bool) -> None:

@@ -1,44 +1,118 @@
-"""Build a source by name from plain configuration (job settings merged with Django settings)."""
+"""Build a source by name from plain configuration (Django settings merged with a job's
+``source_config`` by the caller; nothing here reads settings)."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from .base import ConfigurationError, ImageSource
-from .flickr import FlickrSource
-from .folder import LocalFolderSource
-from .openverse import OpenverseSource
+from .flickr import DEFAULT_API_URL as FLICKR_API_URL
+from .flickr import OPEN_LICENSES, FlickrSource
+from .folder import DEFAULT_MAX_BYTES, LocalFolderSource
+from .openverse import ANONYMOUS_PAGE_SIZE, OpenverseSource
+from .openverse import DEFAULT_BASE_URL as OPENVERSE_URL
 from .s3 import S3PrefixSource
 from .urllist import UrlListSource
+from .wikimedia import DEFAULT_API_URL as WIKIMEDIA_URL
 from .wikimedia import WikimediaCommonsSource
 
 SOURCE_NAMES = ("folder", "urls", "s3", "openverse", "wikimedia", "flickr")
 
 
+def _required(config: Mapping[str, Any], key: str, source: str) -> Any:
+    value = config.get(key)
+    if not value:
+        raise ConfigurationError(f"the {source} source needs {key!r}")
+    return value
+
+
+def _folder(config: Mapping[str, Any], common: dict[str, Any]) -> ImageSource:
+    return LocalFolderSource(
+        _required(config, "root", "folder"),
+        max_bytes=common["max_bytes"],
+        allowed_roots=config.get("allowed_roots"),
+    )
+
+
+def _urls(config: Mapping[str, Any], common: dict[str, Any]) -> ImageSource:
+    return UrlListSource(
+        _required(config, "path", "urls"),
+        fmt=config.get("format") or "auto",
+        allowed_roots=config.get("allowed_roots"),
+    )
+
+
+def _s3(config: Mapping[str, Any], common: dict[str, Any]) -> ImageSource:
+    return S3PrefixSource(
+        bucket=_required(config, "bucket", "s3"),
+        prefix=config.get("prefix") or "",
+        endpoint_url=config.get("endpoint_url") or None,
+        region=config.get("region") or None,
+        access_key=config.get("access_key") or None,
+        secret_key=config.get("secret_key") or None,
+        session_token=config.get("session_token") or None,
+        max_bytes=common["max_bytes"],
+        allow_loopback=common["allow_loopback"],
+    )
+
+
+def _openverse(config: Mapping[str, Any], common: dict[str, Any]) -> ImageSource:
+    return OpenverseSource(
+        config.get("openverse_url") or OPENVERSE_URL,
+        allow_loopback=common["allow_loopback"],
+        token=config.get("openverse_token") or None,
+        page_size=int(config.get("page_size") or ANONYMOUS_PAGE_SIZE),
+        user_agent=config.get("user_agent") or None,
+    )
+
+
+def _wikimedia(config: Mapping[str, Any], common: dict[str, Any]) -> ImageSource:
+    return WikimediaCommonsSource(
+        config.get("wikimedia_url") or WIKIMEDIA_URL,
+        allow_loopback=common["allow_loopback"],
+        page_size=int(config.get("page_size") or 50),
+        user_agent=config.get("user_agent") or None,
+    )
+
+
+def _flickr(config: Mapping[str, Any], common: dict[str, Any]) -> ImageSource:
+    return FlickrSource(
+        config.get("flickr_api_key") or "",
+        api_url=config.get("flickr_url") or FLICKR_API_URL,
+        allow_loopback=common["allow_loopback"],
+        licenses=config.get("flickr_licenses") or OPEN_LICENSES,
+        page_size=int(config.get("page_size") or 100),
+        user_agent=config.get("user_agent") or None,
+    )
+
+
+_BUILDERS: dict[str, Callable[[Mapping[str, Any], dict[str, Any]], ImageSource]] = {
+    "folder": _folder,
+    "urls": _urls,
+    "s3": _s3,
+    "openverse": _openverse,
+    "wikimedia": _wikimedia,
+    "flickr": _flickr,
+}
+
+
 def build_source(name: str, config: Mapping[str, Any]) -> ImageSource:
-    loopback = bool(config.get("allow_loopback", False))
-    max_bytes = int(config.get("max_bytes", 20 * 1024 * 1024))
-    if name == "folder":
-        return LocalFolderSource(config["root"], max_bytes=max_bytes)
-    if name == "urls":
-        return UrlListSource(config["path"])
-    if name == "s3":
-        return S3PrefixSource(
-            bucket=config["bucket"], prefix=config.get("prefix", ""),
-            endpoint_url=config.get("endpoint_url") or None, region=config.get("region"),
-            max_bytes=max_bytes, allow_loopback=loopback,
-        )  # fmt: skip
-    if name == "openverse":
-        return OpenverseSource(config.get("openverse_url") or "https://api.openverse.org",
-                               allow_loopback=loopback)  # fmt: skip
-    if name == "wikimedia":
-        return WikimediaCommonsSource(
-            config.get("wikimedia_url") or "https://commons.wikimedia.org/w/api.php",
-            allow_loopback=loopback,
+    """The source called ``name``, configured from ``config``. Keys (all optional unless the
+    source needs them): ``allow_loopback``, ``max_bytes``, ``page_size``, ``user_agent`` (web
+    sources; Wikimedia asks for contact details in it); folder: ``root``,
+    ``allowed_roots``; urls: ``path``, ``format`` (auto/csv/txt), ``allowed_roots``; s3:
+    ``bucket``, ``prefix``, ``endpoint_url``, ``region``, ``access_key``, ``secret_key``,
+    ``session_token``; openverse: ``openverse_url``, ``openverse_token``; wikimedia:
+    ``wikimedia_url``; flickr: ``flickr_api_key``, ``flickr_url``, ``flickr_licenses``.
+    Raises ConfigurationError for an unknown name or missing settings."""
+    builder = _BUILDERS.get(name)
+    if builder is None:
+        raise ConfigurationError(
+            f"unknown source {name!r}; choose one of {', '.join(SOURCE_NAMES)}"
         )
-    if name == "flickr":
-        return FlickrSource(config.get("flickr_api_key", ""), allow_loopback=loopback,
-                            api_url=config.get("flickr_url") or
-                            "https://api.flickr.com/services/rest/")  # fmt: skip
-    raise ConfigurationError(f"unknown source {name!r}; choose one of {', '.join(SOURCE_NAMES)}")
+    common = {
+        "allow_loopback": bool(config.get("allow_loopback", False)),
+        "max_bytes": int(config.get("max_bytes") or DEFAULT_MAX_BYTES),
+    }
+    return builder(config, common)

@@ -1,19 +1,48 @@
-"""Images listed in a file: CSV (header optional: url[,wnid][,page_url,title,license,
-attribution]) or TXT (one URL per line, optionally with a wnid before or after it). Broken lines
-are collected with their line number and never abort parsing."""
+"""Images listed in a file: CSV (header optional; columns url[,wnid][,page_url,title,license,
+attribution]) or TXT (one URL per line, optionally with a wnid or an ImageNet image id such as
+``n02085620_1234`` before or after it, as in ImageNet's published URL lists).
+
+Broken lines are collected as ``(line number, reason)`` and never abort parsing; the query is
+ignored and a wnid, when the list names wnids, selects that synset's rows.
+"""
 
 from __future__ import annotations
 
 import csv
-import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from typing import Literal
 
-from .base import WNID_IN_PATH, ImageSource, SourceError, SourceResult
+from .base import (
+    WNID,
+    ImageSource,
+    SourceError,
+    SourceResult,
+    check_page,
+    link_or_blank,
+    url_problem,
+)
+from .folder import allowed_path
 
-MAX_URL_LENGTH = 2048
+MAX_LINE_LENGTH = 8192
+MAX_FIELD_LENGTH = 500
+MAX_LIST_BYTES = 512 * 1024 * 1024
 COLUMNS = ("url", "wnid", "page_url", "title", "license", "attribution")
+# Header spellings seen in exported lists, mapped to our column names.
+COLUMN_ALIASES = {
+    "image_url": "url",
+    "img_url": "url",
+    "link": "url",
+    "synset": "wnid",
+    "landing_url": "page_url",
+    "source_url": "page_url",
+    "author": "attribution",
+    "creator": "attribution",
+}
+IMAGE_ID_PREFIX = 10  # "n02085620_1234" → the wnid is the first 9 characters + "_"
+
+ListFormat = Literal["auto", "csv", "txt"]
 
 
 @dataclass(frozen=True)
@@ -27,74 +56,132 @@ class UrlRow:
     attribution: str = ""
 
 
-def _url_problem(url: str) -> str | None:
-    if len(url) > MAX_URL_LENGTH:
-        return "URL too long"
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "malformed URL"
-    if parts.scheme not in {"http", "https"}:
-        return "not an http(s) URL"
-    if not parts.hostname:
-        return "URL without a host"
+def _wnid_of_token(token: str) -> str | None:
+    if WNID.fullmatch(token):
+        return token
+    if len(token) > IMAGE_ID_PREFIX and token[9] == "_" and WNID.fullmatch(token[:9]):
+        return token[:9]  # an ImageNet image id, "<wnid>_<number>"
     return None
 
 
-def parse_url_list(text: str) -> tuple[list[UrlRow], list[tuple[int, str]]]:
-    """Rows and errors ((line number, reason)) of a CSV or TXT URL list."""
-    text = text.lstrip("\ufeff")
-    lines = text.splitlines()
-    first = next((line for line in lines if line.strip() and not line.startswith("#")), "")
-    is_csv = "," in first
+def _looks_like_url(token: str) -> bool:
+    return "://" in token or token.lower().startswith(("http:", "https:"))
+
+
+def _detect_format(lines: Sequence[str]) -> Literal["csv", "txt"]:
+    for line in lines:
+        stripped = line.strip()
+        if stripped and not stripped.startswith("#"):
+            # A TXT line separates by whitespace; a comma in a single token means CSV.
+            return "csv" if "," in stripped and len(stripped.split()) == 1 else "txt"
+    return "txt"
+
+
+def _header(fields: list[str]) -> list[str] | None:
+    names = [COLUMN_ALIASES.get(f.strip().lower(), f.strip().lower()) for f in fields]
+    if "url" in names and not any(_looks_like_url(f) for f in fields):
+        return names
+    return None
+
+
+def parse_url_list(
+    text: str, *, fmt: ListFormat = "auto"
+) -> tuple[list[UrlRow], list[tuple[int, str]]]:
+    """Rows and errors ``(line number, reason)`` of a CSV or TXT URL list. Line numbers are the
+    file's physical lines, counted from 1, so an admin can find the broken line."""
+    lines = text.removeprefix("\ufeff").splitlines()
+    kind = _detect_format(lines) if fmt == "auto" else fmt
     rows: list[UrlRow] = []
     errors: list[tuple[int, str]] = []
     header: list[str] | None = None
-    reader = csv.reader(io.StringIO(text)) if is_csv else ([line] for line in lines)
-    for number, fields in enumerate(reader, start=1):
-        fields = [field.strip() for field in fields]
-        if not any(fields) or fields[0].startswith("#"):
+    seen_content = False
+    for number, line in enumerate(lines, start=1):
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
             continue
-        if is_csv and header is None and "url" in [f.lower() for f in fields]:
-            header = [f.lower() for f in fields]
+        if len(line) > MAX_LINE_LENGTH:
+            errors.append((number, f"line longer than {MAX_LINE_LENGTH} characters"))
             continue
-        if is_csv:
+        if kind == "csv":
+            try:
+                fields = [field.strip() for field in next(csv.reader([line]))]
+            except csv.Error as exc:
+                errors.append((number, f"bad CSV: {exc}"))
+                continue
+            if not seen_content:
+                seen_content = True
+                header = _header(fields)
+                if header is not None:
+                    continue
             names = header or list(COLUMNS)
+            if len(fields) > len(names) and any(fields[len(names) :]):
+                errors.append((number, f"{len(fields)} columns, expected at most {len(names)}"))
+                continue
             values = dict(zip(names, fields, strict=False))
         else:
-            tokens = fields[0].split()
-            url = next((t for t in tokens if "://" in t), tokens[0])
-            wnid = next((t for t in tokens if WNID_IN_PATH.fullmatch(t)), None)
-            if len(tokens) > 2 or (len(tokens) == 2 and wnid is None):
-                errors.append((number, "expected 'url' or 'wnid url'"))
+            tokens = stripped.split()
+            if len(tokens) > 2:
+                errors.append((number, "expected 'url', 'wnid url' or 'url wnid'"))
+                continue
+            urls = [token for token in tokens if _looks_like_url(token)]
+            url = urls[0] if len(urls) == 1 else tokens[-1] if len(tokens) == 2 else tokens[0]
+            others = [token for token in tokens if token is not url]
+            wnid = _wnid_of_token(others[0]) if others else ""
+            if others and wnid is None:
+                errors.append((number, f"{others[0][:40]!r} is neither a wnid nor an image id"))
                 continue
             values = {"url": url, "wnid": wnid or ""}
         url = values.get("url", "")
-        problem = _url_problem(url) if url else "no URL"
+        problem = url_problem(url) if url else "no URL"
         wnid = values.get("wnid") or None
-        if wnid and not WNID_IN_PATH.fullmatch(wnid):
-            problem = problem or f"bad wnid {wnid!r}"
+        if wnid is not None and problem is None:
+            wnid = _wnid_of_token(wnid)
+            if wnid is None:
+                problem = f"bad wnid {values['wnid'][:40]!r}"
         if problem:
             errors.append((number, problem))
             continue
-        rows.append(UrlRow(number, url, wnid, *(values.get(k, "")[:500] for k in COLUMNS[2:])))
+        text = {column: values.get(column, "")[:MAX_FIELD_LENGTH] for column in COLUMNS[2:]}
+        text["page_url"] = link_or_blank(values.get("page_url", ""))
+        rows.append(UrlRow(number, url, wnid, **text))
     return rows, errors
 
 
 class UrlListSource(ImageSource):
+    """The URLs of a CSV or TXT file (format from the suffix, else detected). ``errors`` holds
+    the broken lines; duplicate rows (same URL and wnid) are served once."""
+
     name = "urls"
     uses_queries = False
-    page_size = 100
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        fmt: ListFormat = "auto",
+        allowed_roots: Sequence[str | Path] | None = None,
+        page_size: int = 100,
+    ) -> None:
+        self.path = allowed_path(path, allowed_roots)
+        self.page_size = page_size
         try:
-            raw = Path(path).read_bytes()
+            with self.path.open("rb") as handle:
+                raw = handle.read(MAX_LIST_BYTES + 1)
         except OSError as exc:
-            raise SourceError(f"{path}: {exc.strerror or exc}") from exc
-        text = raw.decode("utf-8", errors="replace")
-        self.rows, self.errors = parse_url_list(text)
+            raise SourceError(f"{self.path}: {exc.strerror or exc}") from exc
+        if len(raw) > MAX_LIST_BYTES:
+            raise SourceError(f"{self.path}: larger than {MAX_LIST_BYTES} bytes")
+        if fmt == "auto":
+            suffix = self.path.suffix.lower()
+            fmt = "csv" if suffix == ".csv" else "txt" if suffix == ".txt" else "auto"
+        rows, self.errors = parse_url_list(raw.decode("utf-8", errors="replace"), fmt=fmt)
+        unique: dict[tuple[str, str | None], UrlRow] = {}
+        for row in rows:
+            unique.setdefault((row.url, row.wnid), row)
+        self.rows = list(unique.values())
 
     def search(self, query: str, page: int, *, wnid: str | None = None) -> list[SourceResult]:
+        check_page(page)
         rows = self.rows
         if wnid and any(row.wnid for row in rows):
             rows = [row for row in rows if row.wnid == wnid]
@@ -108,6 +195,6 @@ class UrlListSource(ImageSource):
                 attribution=row.attribution,
                 rank=row.line,
                 wnid=row.wnid,
-            )  # fmt: skip
+            )
             for row in rows[start : start + self.page_size]
         ]
