@@ -64,6 +64,8 @@ def pipeline(url_file: Path, media: Path, threads: int) -> tuple[float, dict]:
             "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only"),
             "MEDIA_ROOT": str(media),
             "CANDIDATES_ALLOW_LOOPBACK": "1",
+            # The job runs in this process; its queued copy goes nowhere.
+            "CELERY_BROKER_URL": "memory://",
             "CANDIDATES_DOWNLOAD_CONCURRENCY": str(threads),
             "DJANGO_SETTINGS_MODULE": "config.settings",
         }

@@ -203,17 +203,37 @@ STORAGES = {
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_FOLDER = VAR_DIR / "celery-broker"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
+CELERY_BROKER_CONNECTION_TIMEOUT = 3
+# Publishing (e.g. a recompute enqueued after a vote) gives up after one quick retry: callers
+# treat a broker outage as "leave it for the periodic sweep", never as a failed request.
+CELERY_TASK_PUBLISH_RETRY_POLICY = {
+    "max_retries": 1,
+    "interval_start": 0,
+    "interval_step": 0.2,
+    "interval_max": 0.2,
+}
 if CELERY_BROKER_URL.startswith("filesystem://"):
     # kombu's filesystem transport does not create its folder.
     CELERY_BROKER_FOLDER.mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(CELERY_BROKER_FOLDER),
         "data_folder_out": str(CELERY_BROKER_FOLDER),
+        "control_folder": str(CELERY_BROKER_FOLDER / "control"),
         "store_processed": False,
     }
 elif CELERY_BROKER_URL.startswith("redis"):
-    CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
-CELERY_BROKER_CONNECTION_TIMEOUT = 3
+    # How long a task taken by a worker that then died (kill -9, lost machine) stays invisible
+    # before Redis hands it to another worker (acks_late). Longer than the longest task.
+    # kombu scans for such tasks every interval × throttle seconds (default 10 × 10).
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "visibility_timeout": env.int("CELERY_BROKER_VISIBILITY_TIMEOUT", default=3600),
+        "unacked_restore_interval": env.int("CELERY_BROKER_RESTORE_INTERVAL", default=10),
+        "unacked_restore_throttle": env.int("CELERY_BROKER_RESTORE_THROTTLE", default=10),
+        # A hung Redis (accepting connections, never answering) must not hang the web request
+        # that enqueues a task: without a socket timeout redis-py waits forever.
+        "socket_timeout": env.float("CELERY_BROKER_SOCKET_TIMEOUT", default=3.0),
+        "socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT,
+    }
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_IGNORE_RESULT = True
 CELERY_RESULT_BACKEND = None
@@ -232,12 +252,16 @@ CELERY_TASK_ROUTES = {
     "labeling.tasks.crowd_*": {"queue": "crowd"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
+# Tasks outside an app's tasks.py module (Celery's autodiscovery finds only those).
+CELERY_IMPORTS = ("labeling.crowds.tasks", "labeling.export.tasks")
+CELERY_TASK_ROUTES["labeling.crowds.tasks.*"] = {"queue": "crowd"}
 CELERY_BEAT_SCHEDULE = {
     "labeling-leases-expire": {"task": "labeling.tasks.leases_expire_task", "schedule": 60.0},
     "labeling-recompute-sweep": {
         "task": "labeling.tasks.recompute_pending_sweep",
         "schedule": 120.0,
     },
+    "crowds-mturk-sync": {"task": "labeling.crowds.tasks.crowd_sync_sweep", "schedule": 300.0},
 }
 
 # WordNet through nltk (product.md §1.1): NLTK_DATA is searched first; on Debian the loader lays
@@ -255,6 +279,25 @@ CANDIDATES_MIN_SIDE = env.int("CANDIDATES_MIN_SIDE", default=48)
 CANDIDATES_NEAR_DUPLICATE_DISTANCE = env.int("CANDIDATES_NEAR_DUPLICATE_DISTANCE", default=4)
 CANDIDATES_DOWNLOAD_CONCURRENCY = env.int("CANDIDATES_DOWNLOAD_CONCURRENCY", default=8)
 DEMO_IMAGES = env("DEMO_IMAGES", default="")
+EXPORT_ROOT = Path(env("EXPORT_ROOT", default=str(VAR_DIR / "exports")))
+
+# Crowds (labeling/crowds/conf.py). Mechanical Turk closed on 2026-09-30 (AWS API reference);
+# the sandbox stays the default and production needs MTURK_SANDBOX=0.
+MTURK_SANDBOX = env.bool("MTURK_SANDBOX", default=True)
+MTURK_ENDPOINT_URL = env("MTURK_ENDPOINT_URL", default="")
+MTURK_REGION = env("MTURK_REGION", default="us-east-1")
+MTURK_AWS_ACCESS_KEY_ID = env("MTURK_AWS_ACCESS_KEY_ID", default="")
+MTURK_AWS_SECRET_ACCESS_KEY = env("MTURK_AWS_SECRET_ACCESS_KEY", default="")
+MTURK_FRAME_HEIGHT = env.int("MTURK_FRAME_HEIGHT", default=800)
+MTURK_MIN_APPROVAL_RATE = env.int("MTURK_MIN_APPROVAL_RATE", default=95)
+MTURK_WORKER_LOCALES = env.list(
+    "MTURK_WORKER_LOCALES", default=["US", "CA", "GB", "AU", "NZ", "IE"]
+)
+MTURK_MAX_RETRIES = env.int("MTURK_MAX_RETRIES", default=5)
+MTURK_RETRY_BASE_SECONDS = env.float("MTURK_RETRY_BASE_SECONDS", default=1.0)
+CROWDS_PUBLIC_BASE_URL = env("CROWDS_PUBLIC_BASE_URL", default="")
+CROWDS_EXTRA_FRAME_ORIGIN = env("CROWDS_EXTRA_FRAME_ORIGIN", default="")
+CROWDS_PENDING_TIMEOUT_SECONDS = env.int("CROWDS_PENDING_TIMEOUT_SECONDS", default=86400)
 FLICKR_API_KEY = env("FLICKR_API_KEY", default="")
 OPENVERSE_API_URL = env("OPENVERSE_API_URL", default="https://api.openverse.org")
 WIKIMEDIA_API_URL = env("WIKIMEDIA_API_URL", default="https://commons.wikimedia.org/w/api.php")

@@ -9,6 +9,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from candidates.urls import api_urlpatterns as candidate_api
 from labeling.crowds.urls import api_urlpatterns as crowds_api
+from labeling.dashboards.urls import api_urlpatterns as dashboards_api
 from labeling.urls import api_urlpatterns as labeling_api
 from synsets.urls import api_urlpatterns as synset_api
 
@@ -19,6 +20,7 @@ api_patterns = [
     *synset_api,
     *labeling_api,
     *crowds_api,
+    *dashboards_api,
 ]
 
 urlpatterns = [
@@ -34,6 +36,7 @@ urlpatterns = [
     path("", include("synsets.urls")),
     path("", include("candidates.urls")),
     path("", include("labeling.urls")),
+    path("", include("labeling.dashboards.urls")),
     path("", include("labeling.crowds.urls")),
     path("api/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),

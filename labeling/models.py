@@ -23,6 +23,11 @@ class Project(TimeStampedModel):
         IMAGENET_TABLE = "imagenet_table", "ImageNet confidence table (Deng et al. 2009)"
         WORKER_EM = "worker_em", "worker reliability EM (Dawid–Skene)"
 
+    class CrowdBackend(models.TextChoices):
+        BUILTIN = "builtin", "built-in crowd"
+        MTURK = "mturk", "Amazon Mechanical Turk"
+        PANEL = "panel", "link-based panel (Prolific-style)"
+
     name = models.CharField(max_length=200)
     slug = models.SlugField(max_length=80, unique=True)
     owners = models.ManyToManyField(
@@ -63,6 +68,18 @@ class Project(TimeStampedModel):
     # Leases and pay.
     lease_seconds = models.PositiveIntegerField(default=600, validators=[MinValueValidator(30)])
     reward_cents_per_hit = models.PositiveIntegerField(default=5)
+    # Crowds (labeling/crowds/, product.md §1.5): where HITs are published, and the spending cap
+    # that publishing to a paid crowd never exceeds (rewards + platform fees + bonuses).
+    crowd_backend = models.CharField(
+        max_length=8,
+        choices=CrowdBackend.choices,
+        default=CrowdBackend.BUILTIN,
+    )
+    budget_cents = models.PositiveIntegerField(
+        null=True,
+        blank=True,
+        help_text="Spending cap for paid crowds; unset: nothing is published.",
+    )
     # Quality control.
     gold_min_answers = models.PositiveSmallIntegerField(default=5)
     gold_block_below = models.FloatField(
@@ -308,3 +325,16 @@ class Vote(models.Model):
 
     def __str__(self) -> str:
         return f"vote {self.item_id} by {self.worker_id}: {self.label}"
+
+
+# Crowd publishing models live in their own module; imported here so Django registers them.
+from labeling.audit.models import AuditRun, AuditSample  # noqa: E402, F401
+from labeling.crowds.models import (  # noqa: E402, F401
+    CrowdAssignment,
+    CrowdHIT,
+    CrowdPayment,
+    CrowdPublication,
+    PanelConfig,
+    PanelParticipant,
+)
+from labeling.export.models import ExportJob  # noqa: E402, F401
