@@ -1,10 +1,11 @@
 """REST API of the labeling app: next HIT, submit, my stats (annotators and staff, throttled per
-worker) and projects (staff; edits by project owners)."""
+worker), projects (staff; edits by project owners) and invite links (project owners)."""
 
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
+from django.urls import reverse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
@@ -16,6 +17,7 @@ from rest_framework.views import APIView
 from .hits.scheduler import hit_next_for_worker
 from .hits.selectors import hit_payload, worker_stats
 from .hits.submission import AssignmentNotFound, SubmissionError, assignment_submit
+from .invites import DEFAULT_INVITE_DAYS, MAX_INVITE_DAYS, invite_create, invite_resolve
 from .models import Project
 from .permissions import IsAnnotatorOrStaff, IsStaff
 from .projects import PROJECT_SETTINGS, project_can_edit, project_create, project_update
@@ -231,3 +233,43 @@ class ProjectDetailApi(APIView):
         except DjangoValidationError as error:
             raise _validation_error(error) from None
         return Response(ProjectOutputSerializer(project).data)
+
+
+class ProjectInviteApi(APIView):
+    """Create an invite link for the built-in crowd: whoever signs up through it becomes an
+    annotator. Permission: the project's owners and superusers. Links are signed and expire;
+    they have no per-link use limit (see labeling/invites.py)."""
+
+    permission_classes = [IsStaff]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ProjectInviteInput"
+
+        days = serializers.IntegerField(
+            min_value=1, max_value=MAX_INVITE_DAYS, default=DEFAULT_INVITE_DAYS
+        )
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "ProjectInvite"
+
+        url = serializers.URLField()
+        token = serializers.CharField()
+        expires_at = serializers.DateTimeField()
+
+    @extend_schema(request=InputSerializer, responses={201: OutputSerializer})
+    def post(self, request, slug: str):
+        project = get_object_or_404(Project, slug=slug)
+        if not project_can_edit(project=project, user=request.user):
+            raise PermissionDenied("only the project's owners may invite annotators")
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        token = invite_create(project=project, days=data.validated_data["days"])
+        invite = invite_resolve(token=token)
+        out = {
+            "url": request.build_absolute_uri(reverse("labeling:invite", args=[token])),
+            "token": token,
+            "expires_at": invite.expires_at,
+        }
+        return Response(self.OutputSerializer(out).data, status=status.HTTP_201_CREATED)

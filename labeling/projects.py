@@ -9,7 +9,7 @@ from typing import Any
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils.text import slugify
 
@@ -118,6 +118,11 @@ def project_add_candidates(*, project: Project, seed: int | None = None) -> int:
     # A seeded RNG makes the seed set reproducible; nothing here is security-relevant.
     rng = random.Random(project.pk if seed is None else seed)  # noqa: S311
     _seed_sets_fill(project=project, rng=rng)
+    if len(created) >= 1000 and connection.vendor == "postgresql":
+        # Fresh statistics now: until autovacuum's ANALYZE runs, the scheduler's plans over a
+        # bulk-loaded item table can take tens of seconds per query (seen under load).
+        with connection.cursor() as cursor:
+            cursor.execute("ANALYZE labeling_item")
     return len(created)
 
 

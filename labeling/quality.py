@@ -143,7 +143,7 @@ def _votes_withdraw(*, votes: Iterable[tuple[int, bool]]) -> None:
         (yes if label else no)[item_id] += 1
     item_ids = sorted(set(yes) | set(no))
     items = list(
-        Item.objects.select_for_update()
+        Item.objects.select_for_update(no_key=True, of=("self",))
         .filter(pk__in=item_ids)
         .order_by("pk")
         .select_related("project")

@@ -10,7 +10,11 @@ app_name = "labeling"
 urlpatterns = [
     path("label/thumb/<int:candidate_id>/", views.thumbnail, name="thumbnail"),
     path("label/image/<int:candidate_id>/", views.image, name="image"),
+    # Before label/<slug>/: "me" is not a project (a project slugged "me" would be shadowed).
+    path("label/me/", views.my_stats_page, name="me"),
     path("label/<slug:slug>/", views.annotator_grid_page, name="grid"),
+    path("label/<slug:slug>/invites/", views.invite_create_page, name="invite-create"),
+    path("invite/<str:token>/", views.invite_signup_page, name="invite"),
 ]
 
 api_urlpatterns = [
@@ -23,4 +27,7 @@ api_urlpatterns = [
         name="api-assignment-submit",
     ),
     path("me/stats/", api.MeStatsApi.as_view(), name="api-me-stats"),
+    path(
+        "projects/<slug:slug>/invites/", api.ProjectInviteApi.as_view(), name="api-project-invite"
+    ),
 ]

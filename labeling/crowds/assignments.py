@@ -189,7 +189,7 @@ def crowd_assignment_confirm(*, crowd_assignment_id: int) -> CrowdAssignment:
     if crowd.state != CrowdAssignment.State.SUBMITTED:
         return crowd
     assignment = (
-        Assignment.objects.select_for_update().select_related("project", "worker")
+        Assignment.objects.select_for_update(of=("self",)).select_related("project", "worker")
         .get(pk=crowd.assignment_id)
     )  # fmt: skip
     project = assignment.project
@@ -199,7 +199,7 @@ def crowd_assignment_confirm(*, crowd_assignment_id: int) -> CrowdAssignment:
     )
     items = {
         item.pk: item
-        for item in Item.objects.select_for_update()
+        for item in Item.objects.select_for_update(no_key=True)
         .filter(pk__in=sorted(entries))
         .order_by("pk")
         .only("pk", "is_gold", "gold_label")

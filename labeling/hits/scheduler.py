@@ -64,7 +64,7 @@ def _leases_release(leased: Counter[int]) -> None:
     if not leased:
         return
     list(
-        Item.objects.select_for_update()
+        Item.objects.select_for_update(no_key=True)
         .filter(pk__in=sorted(leased))
         .order_by("pk")
         .values_list("pk", flat=True)
@@ -153,7 +153,7 @@ def hit_next_for_worker(
             _open_items(project=project, worker=worker)
             .filter(synset_id=synset_id)
             .order_by("-is_seed", -(F("yes_votes") + F("no_votes")), "pk")
-            .select_for_update(skip_locked=True, of=("self",))
+            .select_for_update(skip_locked=True, no_key=True, of=("self",))
             .values_list("pk", flat=True)[: project.images_per_hit]
         )
         if item_ids:

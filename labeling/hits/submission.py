@@ -82,7 +82,9 @@ def assignment_submit(
     images needs votes, since the worker's effort is real; otherwise it is refused.
     """
     assignment = (
-        Assignment.objects.select_for_update()
+        # of=self: FOR UPDATE on the joined project row would queue every submission of the
+        # project behind one another and deadlock with next-HIT's assignment inserts.
+        Assignment.objects.select_for_update(of=("self",))
         .select_related("project")
         .filter(pk=assignment_id, worker=worker)
         .first()
@@ -116,7 +118,9 @@ def assignment_submit(
     profile = worker_profile_get(worker=worker, lock=True)
     items = {
         item.pk: item
-        for item in Item.objects.select_for_update()
+        # no_key: only counters change, so inserts referencing these items (AssignmentItem,
+        # Vote) are not blocked — a FOR UPDATE here deadlocked with next-HIT under load.
+        for item in Item.objects.select_for_update(no_key=True)
         .filter(pk__in=sorted(item_ids))
         .order_by("pk")
         .only("pk", "is_gold", "gold_label", "votes_needed", "state", "synset_id")
