@@ -43,14 +43,22 @@ setup: system-deps $(VENV)/.deps-run
 	$(RUN_ENV) $(PY) manage.py collectstatic --no-input -v0
 	$(RUN_ENV) $(PY) manage.py demo_setup
 
+# Web app, Celery worker and beat; once the app answers, a simulated crowd labels part of the
+# demo (first run only) so the dashboards have numbers and real grids are left for you.
 run: setup
-	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C stops the web app and the worker)"
+	@echo "Serving on http://127.0.0.1:8000 (Ctrl-C stops the web app, worker and beat)"
 	@trap 'kill 0' EXIT INT TERM; \
 	$(RUN_ENV) $(VENV)/bin/celery -A config worker -Q default,downloads,consensus,crowd \
-		--concurrency 2 --loglevel INFO & \
+		--concurrency 2 --loglevel WARNING & \
 	$(RUN_ENV) $(VENV)/bin/celery -A config beat --loglevel WARNING \
 		--schedule var/celerybeat-schedule & \
-	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000 --noreload; wait
+	$(RUN_ENV) $(PY) manage.py runserver 127.0.0.1:8000 --noreload & \
+	if [ ! -f var/demo-crowd-done ]; then \
+		until curl -sf http://127.0.0.1:8000/healthz >/dev/null; do sleep 1; done; \
+		$(RUN_ENV) $(PY) manage.py simulate_crowd --project demo --workers 6 \
+			--hits-per-worker 5 --truth var/demo-truth.csv && touch var/demo-crowd-done; \
+	fi; \
+	wait
 
 lint: $(VENV)/.deps-test
 	$(VENV)/bin/ruff check .

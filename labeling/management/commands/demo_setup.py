@@ -8,6 +8,7 @@ import secrets
 from django.conf import settings
 from django.core.management.base import BaseCommand
 
+from labeling.demo import demo_project_ensure, demo_truth_write
 from labeling.roles import admin_create, annotator_create
 
 
@@ -27,12 +28,16 @@ def _demo_credentials() -> dict[str, str]:
 
 
 class Command(BaseCommand):
-    help = "Create the demo admin and annotator accounts and print their credentials."
+    help = "Create the demo accounts (credentials printed), images, collection and project."
 
     def handle(self, *args, **options):
         credentials = _demo_credentials()
         admin_create(username="admin", password=credentials["admin"])
         annotator_create(username="annotator", password=credentials["annotator"])
+        project = demo_project_ensure(say=self.stdout.write)
+        truth = settings.VAR_DIR / "demo-truth.csv"
+        rows = demo_truth_write(project, truth)
+        self.stdout.write(f"Simulator truth for {rows} images: {truth}")
         self.stdout.write(
             self.style.SUCCESS(
                 "Demo accounts — admin: admin / {admin}   annotator: annotator / {annotator}"
