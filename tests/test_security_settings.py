@@ -15,7 +15,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_check_deploy_passes_with_production_settings(tmp_path):
     env = {
-        **{k: v for k, v in os.environ.items() if k not in {"DEBUG", "SECURE_SSL_REDIRECT"}},
+        # (browser tests set DJANGO_ALLOW_ASYNC_UNSAFE in this process; a deployment never would)
+        **{
+            k: v
+            for k, v in os.environ.items()
+            if k not in {"DEBUG", "SECURE_SSL_REDIRECT", "DJANGO_ALLOW_ASYNC_UNSAFE"}
+        },
         "DEBUG": "0",
         "SECRET_KEY": "x" * 20 + "-production-grade-secret-" + "y" * 30,
         "ALLOWED_HOSTS": "synsetlab.example.org",

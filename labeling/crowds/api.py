@@ -24,6 +24,9 @@ class ProjectCostsApi(APIView):
             ref_name = "ProjectCosts"
 
         class SynsetSerializer(serializers.Serializer):
+            class Meta:
+                ref_name = "SynsetCost"
+
             wnid = serializers.CharField()
             hits = serializers.IntegerField()
             rewards_cents = serializers.IntegerField()
