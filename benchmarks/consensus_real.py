@@ -33,35 +33,39 @@ def main() -> None:
     args = parser.parse_args()
 
     curves = {}
-    print(f"{'dataset':<10} {'MV':>6} {'DS':>6} {'model':>6} {'ck-best':>7}")
+    print(f"{'dataset':<10} {'MV':>6} {'DS':>6} {'model':>6} {'loo':>6} {'ck-best':>7}")
     offline = {}
     for name in DATASETS:
         matrix = load_votes(CROWD / name / "votes.csv")
         truth = load_truth(CROWD / name / "truth.csv")
         scores = {
             method: evaluate_offline(matrix, truth, method, seed=args.seed).accuracy
-            for method in ("mv", "ds", "model")
+            for method in ("mv", "ds", "model", "model-loo")
         }
         offline[name] = (matrix, truth, scores)
         print(
             f"{name:<10} {scores['mv']:>6.3f} {scores['ds']:>6.3f} {scores['model']:>6.3f} "
+            f"{scores['model-loo']:>6.3f} "
             f"{CROWD_KIT_BEST[name]:>7.3f}"
         )
 
-    print("\nonline replay of our model (rounds, re-fit every round, cap = all archived votes)")
-    print(f"{'dataset':<10} {'tau':>8} {'accuracy':>8} {'votes/item':>10} {'of votes':>8}")
+    print("\nonline replay (rounds, re-fit every round, cap = all archived votes)")
+    columns = ("dataset", "method", "tau", "accuracy", "votes/item", "of votes")
+    print("{:<10} {:<9} {:>8} {:>8} {:>10} {:>8}".format(*columns))
     for name, (matrix, truth, scores) in offline.items():
         full_votes = matrix.n_votes / matrix.n_items
         points = []
-        for threshold in THRESHOLDS:
-            replay = replay_online(
-                matrix, truth, "model", threshold=threshold, max_votes=10_000, seed=args.seed
-            )
-            points.append((replay.mean_votes, replay.scores.accuracy))
-            print(
-                f"{name:<10} {threshold:>8} {replay.scores.accuracy:>8.3f} "
-                f"{replay.mean_votes:>10.2f} {replay.vote_fraction:>8.1%}"
-            )
+        for method in ("model", "model-loo"):
+            for threshold in THRESHOLDS:
+                replay = replay_online(
+                    matrix, truth, method, threshold=threshold, max_votes=10_000, seed=args.seed
+                )
+                if method == "model":
+                    points.append((replay.mean_votes, replay.scores.accuracy))
+                print(
+                    f"{name:<10} {method:<9} {threshold:>8} {replay.scores.accuracy:>8.3f} "
+                    f"{replay.mean_votes:>10.2f} {replay.vote_fraction:>8.1%}"
+                )
         curves[name] = (points, full_votes, scores)
     _plot(curves)
 
