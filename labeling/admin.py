@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.auth import get_user_model
+from django.contrib.auth.admin import UserAdmin
 
 from .models import Assignment, AssignmentItem, Item, Project, ProjectSynset, Vote, WorkerProfile
 from .quality import gold_mark, worker_block, worker_unblock
@@ -100,3 +102,35 @@ class WorkerProfileAdmin(admin.ModelAdmin):
     def unblock(self, request, queryset):
         for profile in queryset.select_related("user"):
             worker_unblock(worker=profile.user)
+
+
+# --- users: staff cannot escalate to superuser (CVAT's privilege escalation, product.md §3) --
+
+User = get_user_model()
+if admin.site.is_registered(User):
+    admin.site.unregister(User)
+
+
+@admin.register(User)
+class SafeUserAdmin(UserAdmin):
+    """Django's UserAdmin lets any staff member with ``change_user`` tick ``is_superuser`` or
+    grant themselves every permission. Only superusers may change superuser status, permissions
+    and groups (groups carry permissions), or touch a superuser's account at all."""
+
+    PRIVILEGE_FIELDS = ("is_superuser", "user_permissions", "groups")
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        if not request.user.is_superuser:
+            fields += [f for f in self.PRIVILEGE_FIELDS if f not in fields]
+        return fields
+
+    def has_change_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request, obj=None):
+        if obj is not None and obj.is_superuser and not request.user.is_superuser:
+            return False
+        return super().has_delete_permission(request, obj)
