@@ -14,6 +14,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import partial
 
 from django.conf import settings
@@ -376,6 +377,13 @@ def collection_job_run(*, job_id: int, progress: Progress | None = None) -> Coll
             job.status = CollectionJob.Status.CANCELLED
             job.finished_at = timezone.now()
             job.save(update_fields=["status", "finished_at", "updated_at"])
+            return job
+        # Every batch refreshes updated_at (the job's heartbeat). A running job with a fresh
+        # heartbeat belongs to another worker — Redis re-delivers a long task after its
+        # visibility timeout although its worker is alive — so this delivery leaves it alone.
+        lease = timedelta(seconds=settings.CANDIDATES_JOB_LEASE_SECONDS)
+        if job.status == CollectionJob.Status.RUNNING and job.updated_at > timezone.now() - lease:
+            logger.info("collection job %s is running elsewhere; not starting it twice", job.pk)
             return job
         job.status = CollectionJob.Status.RUNNING
         job.started_at = job.started_at or timezone.now()

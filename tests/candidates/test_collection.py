@@ -252,3 +252,26 @@ def test_unknown_source_and_synset_are_clear_errors():
         collection_job_create(wnids=["n02084071"], source="bing")
     with pytest.raises(CommandError, match="unknown synsets"):
         call_command("collect_candidates", "n99999999", "--source", "openverse", "--inline")
+
+
+def test_running_job_with_a_fresh_heartbeat_is_not_started_twice(tmp_path, bad_and_good_urls):
+    synset = SynsetFactory()
+    path = _url_list(tmp_path, bad_and_good_urls)
+    job = collection_job_create(
+        wnids=[synset.wnid], source="urls", source_config={"path": str(path)}
+    )
+    CollectionJob.objects.filter(pk=job.pk).update(status=CollectionJob.Status.RUNNING)
+    again = collection_job_run(job_id=job.pk)
+    assert again.status == CollectionJob.Status.RUNNING
+    assert not Candidate.objects.filter(synset=synset).exists()
+
+
+def test_running_job_with_a_stale_heartbeat_is_taken_over(tmp_path, bad_and_good_urls, settings):
+    settings.CANDIDATES_JOB_LEASE_SECONDS = 0
+    synset = SynsetFactory()
+    path = _url_list(tmp_path, bad_and_good_urls)
+    job = collection_job_create(
+        wnids=[synset.wnid], source="urls", source_config={"path": str(path)}
+    )
+    CollectionJob.objects.filter(pk=job.pk).update(status=CollectionJob.Status.RUNNING)
+    assert collection_job_run(job_id=job.pk).status == CollectionJob.Status.DONE

@@ -177,6 +177,8 @@ def fault_workers(transactional_db, private_redis, tmp_path) -> Iterator[WorkerP
         "DATABASE_URL": _database_url(connection.settings_dict),
         "CELERY_BROKER_URL": private_redis.url,
         "CELERY_BROKER_VISIBILITY_TIMEOUT": str(WORKER_VISIBILITY_TIMEOUT),
+        # The killed worker's job heartbeat must look stale by the time it is re-delivered.
+        "CANDIDATES_JOB_LEASE_SECONDS": "2",
         "CELERY_BROKER_RESTORE_INTERVAL": "1",
         "CELERY_BROKER_RESTORE_THROTTLE": "1",
         "MEDIA_ROOT": str(tmp_path / "media"),
