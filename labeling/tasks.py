@@ -37,6 +37,10 @@ def recompute_synset_later(project_synset_id: int) -> None:
         recompute_synset.apply_async((project_synset_id,), countdown=RECOMPUTE_DELAY_SECONDS)
     except (BrokerError, OSError):
         logger.warning("broker unavailable; synset %s left for the sweep", project_synset_id)
+    except Exception:
+        # Runs after the votes committed: whatever the broker client raises, the request must
+        # not fail — the needs_recompute flag lets the sweep catch up.
+        logger.exception("enqueue failed; synset %s left for the sweep", project_synset_id)
 
 
 @shared_task(bind=True, acks_late=True, soft_time_limit=300, time_limit=330)

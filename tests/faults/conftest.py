@@ -88,10 +88,12 @@ def point_celery_at(url: str) -> None:
     # Celery reads CELERY_BROKER_URL from the environment before its configuration.
     os.environ["CELERY_BROKER_URL"] = url
     app.conf.broker_url = url
-    pool = app._pool
-    if pool is not None:
-        with contextlib.suppress(Exception):
-            pool.force_close_all()
+    # kombu keeps connection pools in a global registry keyed by connection parameters: closing
+    # one without clearing the registry leaves a closed pool that later tests would be handed.
+    from kombu import pools
+
+    with contextlib.suppress(Exception):
+        pools.reset()
     app._pool = None
     with contextlib.suppress(AttributeError, KeyError):
         app.__dict__["amqp"]._producer_pool = None

@@ -40,5 +40,12 @@ def test_unknown_lookups_are_ignored_or_refused(route, world):
         assert response.status_code in (200, 400), (url, params, response.status_code)
         assert b"pbkdf2" not in response.content and b"argon2" not in response.content
         if response.status_code == 200 and "search" not in params:
-            # Ignored, not applied: an impossible filter would have emptied the list.
-            assert response.json() == baseline.json(), (url, params)
+            # Ignored, not applied: an impossible filter would have emptied the list. (Page links
+            # echo the query string, so paginated lists compare by count and results.)
+            assert _content(response.json()) == _content(baseline.json()), (url, params)
+
+
+def _content(body):
+    if isinstance(body, dict) and "results" in body:
+        return {"count": body.get("count"), "results": body["results"]}
+    return body
