@@ -142,7 +142,7 @@ def demo_project_ensure(*, say: Say = lambda _: None) -> Project:
     admin = get_user_model().objects.filter(username="admin").first()
     with transaction.atomic():
         project = project_create(
-            name="Demo: dogs, birds, vehicles, instruments",
+            name="Demo: " + ", ".join(Synset.objects.get(wnid=wnid).name for wnid in wnids),
             slug=DEMO_SLUG,
             wnids=wnids,
             include_subtrees=False,
