@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from labeling.consensus.evaluation import (  # noqa: E402
+from consensus.engine.evaluation import (  # noqa: E402
     evaluate_offline,
     load_truth,
     load_votes,

@@ -14,8 +14,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from labeling.consensus.model import fit_model  # noqa: E402
-from labeling.consensus.types import VoteMatrix  # noqa: E402
+from consensus.engine.model import fit_model  # noqa: E402
+from consensus.engine.types import VoteMatrix  # noqa: E402
 
 
 def synset_votes(n_items: int = 10_000, votes_per_item: int = 10, n_workers: int = 500) -> tuple:

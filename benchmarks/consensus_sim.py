@@ -43,21 +43,21 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from labeling.consensus.confidence_table import build_confidence_table  # noqa: E402
-from labeling.consensus.model import (  # noqa: E402
+from consensus.engine.confidence_table import build_confidence_table  # noqa: E402
+from consensus.engine.model import (  # noqa: E402
     DEFAULT_PRIORS,
     ModelPriors,
     fit_model,
     worker_prior_from_estimate,
 )
-from labeling.consensus.stopping import (  # noqa: E402
+from consensus.engine.stopping import (  # noqa: E402
     ACCEPT,
     NEED_MORE,
     REJECT,
     StoppingRule,
     reject_threshold_for_costs,
 )
-from labeling.consensus.types import Estimate, VoteMatrix  # noqa: E402
+from consensus.engine.types import Estimate, VoteMatrix  # noqa: E402
 
 ACCEPT_THRESHOLD = 0.997  # ImageNet's reported precision, used as the posterior target
 MAX_VOTES = 10

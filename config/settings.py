@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "synsets",
     "candidates",
     "labeling",
+    "consensus",
 ]
 
 MIDDLEWARE = [

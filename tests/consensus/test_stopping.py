@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labeling.consensus.dawid_skene import dawid_skene
-from labeling.consensus.majority import majority_vote
-from labeling.consensus.stopping import StoppingRule
-from labeling.consensus.types import Decision, Vote, VoteMatrix
+from consensus.engine.dawid_skene import dawid_skene
+from consensus.engine.majority import majority_vote
+from consensus.engine.stopping import StoppingRule
+from consensus.engine.types import Decision, Vote, VoteMatrix
 
 
 @pytest.mark.parametrize(
@@ -95,7 +95,7 @@ def test_min_votes_must_fit_under_the_cap():
 
 
 def test_reject_threshold_from_costs():
-    from labeling.consensus.stopping import reject_threshold_for_costs
+    from consensus.engine.stopping import reject_threshold_for_costs
 
     # A false reject worth 15 votes, 2 votes to settle: reject once P(good) <= 2/15.
     assert reject_threshold_for_costs(false_reject_cost=15.0, votes_to_settle=2.0) == pytest.approx(

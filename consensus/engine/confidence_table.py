@@ -25,7 +25,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.special import expit, gammaln, logit
 
-from labeling.consensus.types import Decision, Vote
+from consensus.engine.types import Decision, Vote
 
 SEED_MIN_VOTES = 10  # Deng et al. 2009 §3.2: "at least 10 users are asked to vote" on each
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from labeling.consensus.majority import majority_vote
-from labeling.consensus.types import Estimate, VoteMatrix
+from consensus.engine.majority import majority_vote
+from consensus.engine.types import Estimate, VoteMatrix
 
 # Floor for probabilities inside logs: an unsmoothed ML confusion has exact zeros.
 _LOG_FLOOR = 1e-10

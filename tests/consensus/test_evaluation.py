@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labeling.consensus.evaluation import (
+from consensus.engine.evaluation import (
     consensus_report,
     load_truth,
     load_votes,

@@ -7,15 +7,15 @@ import time
 import numpy as np
 import pytest
 
-from labeling.consensus.model import (
+from consensus.engine.model import (
     ModelPriors,
     aggregate,
     aggregate_hierarchy,
     fit_model,
     symmetric_confusion_prior,
 )
-from labeling.consensus.stopping import StoppingRule
-from labeling.consensus.types import Decision, Vote, VoteMatrix
+from consensus.engine.stopping import StoppingRule
+from consensus.engine.types import Decision, Vote, VoteMatrix
 
 
 def _simulate(

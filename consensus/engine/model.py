@@ -60,10 +60,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labeling.consensus.dawid_skene import confusion_counts, softmax_rows, vote_log_likelihood
-from labeling.consensus.majority import majority_vote
-from labeling.consensus.stopping import DECISIONS, StoppingRule
-from labeling.consensus.types import (
+from consensus.engine.dawid_skene import confusion_counts, softmax_rows, vote_log_likelihood
+from consensus.engine.majority import majority_vote
+from consensus.engine.stopping import DECISIONS, StoppingRule
+from consensus.engine.types import (
     Estimate,
     ItemResult,
     Result,

@@ -1,5 +1,5 @@
 """``manage.py consensus_eval``: score the consensus methods on a votes/truth CSV pair and print
-one JSON object (all logic lives in labeling.consensus.evaluation)."""
+one JSON object (all logic lives in consensus.engine.evaluation)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from labeling.consensus.evaluation import METHODS, consensus_report
+from consensus.engine.evaluation import METHODS, consensus_report
 
 
 class Command(BaseCommand):

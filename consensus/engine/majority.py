@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from labeling.consensus.types import Estimate, VoteMatrix
+from consensus.engine.types import Estimate, VoteMatrix
 
 
 def majority_vote(matrix: VoteMatrix, *, seed: int = 0) -> Estimate:

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
-from labeling.consensus.dawid_skene import dawid_skene
-from labeling.consensus.majority import majority_vote
-from labeling.consensus.model import ModelPriors, fit_model
-from labeling.consensus.stopping import NEED_MORE, StoppingRule
-from labeling.consensus.types import Estimate, VoteMatrix
+from consensus.engine.dawid_skene import dawid_skene
+from consensus.engine.majority import majority_vote
+from consensus.engine.model import ModelPriors, fit_model
+from consensus.engine.stopping import NEED_MORE, StoppingRule
+from consensus.engine.types import Estimate, VoteMatrix
 
 Method = Callable[..., Estimate]
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from labeling.consensus.confidence_table import (
+from consensus.engine.confidence_table import (
     build_confidence_table,
     confidence_table_from_votes,
     majority_truth,
     seed_sample,
 )
-from labeling.consensus.types import Decision, Vote
+from consensus.engine.types import Decision, Vote
 
 
 def _seed_counts(accuracy: float, *, n_images: int = 300, seed: int = 0, votes: int = 10):

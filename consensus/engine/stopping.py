@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labeling.consensus.types import Decision
+from consensus.engine.types import Decision
 
 # Integer codes of the vectorised rule, in the order of DECISIONS.
 DECISIONS: tuple[Decision, ...] = (
