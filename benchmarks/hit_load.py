@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import random
 import secrets
@@ -156,13 +157,20 @@ class Stream:
 
 
 class Load:
-    """Idle workers ask for HITs; leased HITs wait in a pool for the submission stream."""
+    """Workers behave like the grid page: while HIT N is on screen they prefetch HIT N+1
+    (``exclude=[N]``), submit N, and the prefetched HIT becomes the one on screen. Idle workers
+    (no prefetch in flight) wait for the next-HIT stream; workers holding a HIT plus its
+    prefetched successor wait for the submission stream."""
 
     def __init__(self, client, sessions: list[tuple[str, str]]):
         self.client = client
-        self.idle: deque[tuple[str, str]] = deque(sessions)
+        # (session, the HIT on screen or None)
+        self.idle: deque[tuple[tuple[str, str], dict | None]] = deque(
+            (session, None) for session in sessions
+        )
         random.shuffle(self.idle)
-        self.leased: deque[tuple[tuple[str, str], dict]] = deque()
+        # (session, the HIT on screen, the prefetched HIT or None)
+        self.leased: deque[tuple[tuple[str, str], dict, dict | None]] = deque()
         self.rng = random.Random(7)
         self.set_cookie = 0
 
@@ -176,28 +184,31 @@ class Load:
             if stream:
                 stream.empty += 1
             return
-        session = self.idle.popleft()
+        session, current = self.idle.popleft()
+        body = {"exclude": [current["id"]]} if current else {}
         try:
             response = await self.client.post(
-                "/api/projects/hit-load/hits/next/", json={}, headers=self.headers(session)
+                "/api/projects/hit-load/hits/next/", json=body, headers=self.headers(session)
             )
         except Exception:  # noqa: BLE001 - any transport error is an error of the stage
             if stream:
                 stream.errors += 1
-            self.idle.append(session)
+            self.idle.append((session, current))
             return
         self._observe(stream, response, scheduled)
-        if response.status_code == 200:
-            self.leased.append((session, response.json()))
+        fetched = response.json() if response.status_code == 200 else None
+        if current is None:
+            # The first grid of a session; its prefetch comes with the next request.
+            self.idle.append((session, fetched))
         else:
-            self.idle.append(session)
+            self.leased.append((session, current, fetched))
 
     async def submit(self, stream: Stream | None, scheduled: float) -> None:
         if not self.leased:
             if stream:
                 stream.empty += 1
             return
-        session, hit = self.leased.popleft()
+        session, hit, prefetched = self.leased.popleft()
         ids = [item["id"] for item in hit["items"]]
         cut = self.rng.randrange(len(ids) + 1)
         body = {"selected": ids[:cut], "unselected": ids[cut:], "duration_ms": 30_000}
@@ -208,10 +219,15 @@ class Load:
         except Exception:  # noqa: BLE001
             if stream:
                 stream.errors += 1
+            self.idle.append((session, prefetched))
             return
         self._observe(stream, response, scheduled)
-        if response.status_code == 200:
-            self.idle.append(session)
+        if response.status_code != 200:
+            # As the page does after a refusal: release the HIT and go on with the next one.
+            # Best effort: the lease runs out by itself.
+            with contextlib.suppress(Exception):
+                await self.client.post(hit["release_url"], json={}, headers=self.headers(session))
+        self.idle.append((session, prefetched))
 
     def _observe(self, stream: Stream | None, response, scheduled: float) -> None:
         self.set_cookie += int("set-cookie" in response.headers)
@@ -234,7 +250,7 @@ class Load:
             nonlocal attempts
             while len(self.leased) < count and self.idle:
                 attempts += 1
-                if attempts > count * 3:
+                if attempts > count * 6:
                     raise SystemExit("prefill: the server does not hand out HITs")
                 await self.next_hit(None, time.perf_counter())
 

@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from .hits.scheduler import hit_next_for_worker
+from .hits.scheduler import assignment_release, hit_next_for_worker
 from .hits.selectors import hit_payload, worker_stats
 from .hits.submission import AssignmentNotFound, SubmissionError, assignment_submit
 from .invites import DEFAULT_INVITE_DAYS, MAX_INVITE_DAYS, invite_create, invite_resolve
@@ -51,6 +51,7 @@ class HitSerializer(serializers.Serializer):
     project = serializers.CharField()
     lease_expires_at = serializers.DateTimeField()
     submit_url = serializers.CharField()
+    release_url = serializers.CharField()
     synset = SynsetSerializer()
     items = ItemSerializer(many=True)
 
@@ -116,14 +117,31 @@ class AssignmentSubmitApi(_WorkerApi):
             result = assignment_submit(
                 assignment_id=assignment_id, worker=request.user, **data.validated_data
             )
-        except AssignmentNotFound as error:
-            return Response({"code": error.code, "detail": error.message}, status=404)
         except SubmissionError as error:
-            conflict = error.code in {"lease_expired", "already_submitted"}
-            return Response(
-                {"code": error.code, "detail": error.message}, status=409 if conflict else 400
-            )
+            # Every refusal is final: re-posting the same answers can never succeed, so the
+            # client releases this HIT (POST …/release/) and moves on to the next one.
+            body = {"code": error.code, "detail": error.message, "final": True}
+            if isinstance(error, AssignmentNotFound):
+                return Response(body, status=404)
+            conflict = error.code in {"lease_expired", "already_submitted", "project_closed"}
+            return Response(body, status=409 if conflict else 400)
         return Response(self.OutputSerializer(result.as_dict()).data)
+
+
+class AssignmentReleaseApi(_WorkerApi):
+    """Give up a leased HIT: its images return to the pool at once (they stay "shown" to this
+    worker). The page calls this when a submission was refused for good."""
+
+    class OutputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "AssignmentReleaseResult"
+
+        released = serializers.BooleanField()
+
+    @extend_schema(request=None, responses={200: OutputSerializer})
+    def post(self, request, assignment_id: int):
+        released = assignment_release(assignment_id=assignment_id, worker=request.user)
+        return Response(self.OutputSerializer({"released": released}).data)
 
 
 class MeStatsApi(_WorkerApi):

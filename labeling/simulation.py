@@ -12,6 +12,7 @@ the HTTP driver and the truth loader are the only parts that touch the outside w
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import ipaddress
 import math
@@ -357,6 +358,11 @@ class ApiClient:
             json={"selected": selected, "unselected": unselected, "duration_ms": duration_ms},
         )
 
+    def release(self, release_url: str) -> None:
+        # Best effort: the lease runs out by itself.
+        with contextlib.suppress(requests.RequestException):
+            self._request("POST", release_url, json={})
+
     def stats(self) -> dict:
         response = self._request("GET", "/api/me/stats/")
         response.raise_for_status()
@@ -430,11 +436,21 @@ def worker_run(
         report.errors += 1
         report.stopped = f"login failed: {error}"
         return report
-    failed: list[int] = []
     consecutive_errors = 0
+    # Like the grid page: while HIT N is on screen, HIT N+1 is prefetched (exclude=[N]); after
+    # submitting N the prefetched one is shown at once.
+    hit: dict | None = None
+    prefetched: dict | None = None
     while report.hits < hits and not (stop and stop.is_set()):
         try:
-            hit = client.hit_next(slug, exclude=failed)
+            if prefetched is not None:
+                hit, prefetched = prefetched, None
+            else:
+                hit = client.hit_next(slug)
+            if hit is not None and report.hits + 1 < hits:
+                prefetched = client.hit_next(slug, exclude=[hit["id"]])
+                if prefetched is not None and prefetched["id"] == hit["id"]:
+                    prefetched = None
         except (requests.RequestException, SimulationError) as error:
             report.errors += 1
             consecutive_errors += 1
@@ -464,7 +480,8 @@ def worker_run(
         if response is None or response.status_code != 200:
             report.errors += 1
             consecutive_errors += 1
-            failed.append(hit["id"])
+            # As the page does after a refusal: give the HIT back and go on with the next one.
+            client.release(hit["release_url"])
             if consecutive_errors >= MAX_CONSECUTIVE_ERRORS:
                 report.stopped = "too many failed submissions"
                 break

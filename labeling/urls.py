@@ -26,6 +26,11 @@ api_urlpatterns = [
         api.AssignmentSubmitApi.as_view(),
         name="api-assignment-submit",
     ),
+    path(
+        "assignments/<int:assignment_id>/release/",
+        api.AssignmentReleaseApi.as_view(),
+        name="api-assignment-release",
+    ),
     path("me/stats/", api.MeStatsApi.as_view(), name="api-me-stats"),
     path(
         "projects/<slug:slug>/invites/", api.ProjectInviteApi.as_view(), name="api-project-invite"

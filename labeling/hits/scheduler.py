@@ -171,10 +171,15 @@ def _assignment_create(
     Item.objects.filter(pk__in=item_ids).update(active_leases=F("active_leases") + 1)
     gold_ids: list[int] = []
     if project.gold_per_hit:
+        # "Never shown twice" covers gold: an image in any assignment of this worker (the HIT on
+        # screen, the prefetched one, submitted or abandoned ones) is not handed out again. When
+        # the synset's gold runs out for this worker the HIT carries fewer gold images, or none.
         voted = Vote.objects.filter(item=OuterRef("pk"), worker=worker)
+        shown = AssignmentItem.objects.filter(item=OuterRef("pk"), assignment__worker=worker)
         gold_ids = list(
             Item.objects.filter(project=project, synset_id=synset_id, is_gold=True)
             .exclude(Exists(voted))
+            .exclude(Exists(shown))
             .order_by("?")
             .values_list("pk", flat=True)[: project.gold_per_hit]
         )
@@ -194,3 +199,29 @@ def _assignment_create(
         ]
     )
     return assignment
+
+
+@transaction.atomic
+def assignment_release(*, assignment_id: int, worker: AbstractBaseUser) -> bool:
+    """Give up a leased assignment (the page does this when its submission can never succeed):
+    its images go back to the pool at once instead of waiting for the lease to run out. They
+    still count as shown to this worker. Returns False when there was no live lease to give up.
+    """
+    assignment = (
+        Assignment.objects.select_for_update(of=("self",))
+        .filter(pk=assignment_id, worker=worker, status=Assignment.Status.LEASED)
+        .first()
+    )
+    if assignment is None:
+        return False
+    now = timezone.now()
+    Assignment.objects.filter(pk=assignment.pk).update(
+        status=Assignment.Status.EXPIRED, lease_expires_at=now, updated_at=now
+    )
+    leased = Counter(
+        AssignmentItem.objects.filter(assignment=assignment, is_gold=False).values_list(
+            "item_id", flat=True
+        )
+    )
+    _leases_release(leased)
+    return True

@@ -26,6 +26,7 @@ def hit_payload(*, assignment: Assignment) -> dict:
         "project": assignment.project.slug,
         "lease_expires_at": assignment.lease_expires_at,
         "submit_url": reverse("api-assignment-submit", args=[assignment.pk]),
+        "release_url": reverse("api-assignment-release", args=[assignment.pk]),
         "synset": {
             "wnid": synset.wnid,
             "name": synset.name,

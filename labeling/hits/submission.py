@@ -42,6 +42,10 @@ class AlreadySubmittedDifferently(SubmissionError):
     code = "already_submitted"
 
 
+class ProjectClosed(SubmissionError):
+    code = "project_closed"
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     """What the worker sees after a submission; stored on the assignment and replayed as is."""
@@ -98,6 +102,8 @@ def assignment_submit(
                                       "unselected": sorted(unselected_set)}:  # fmt: skip
             raise AlreadySubmittedDifferently("this assignment was already submitted")
         return _result_from_stored(stored)
+    if not assignment.project.active:
+        raise ProjectClosed("this project was closed; its images take no more votes")
 
     entries = list(
         AssignmentItem.objects.filter(assignment=assignment).values_list("item_id", "is_gold")
@@ -130,7 +136,9 @@ def assignment_submit(
     if expired and not any(
         items[pk].votes_needed > 0 and items[pk].state == Item.State.PENDING for pk in labeled_ids
     ):
-        raise LeaseExpired("the lease expired and these images no longer need votes")
+        raise LeaseExpired(
+            "this HIT was open too long and its images were given to other people meanwhile"
+        )
 
     counted = not profile.blocked
     vote_status = Vote.Status.CONFIRMED if counted else Vote.Status.EXCLUDED
@@ -150,7 +158,9 @@ def assignment_submit(
             )
     except IntegrityError:
         # The scheduler never shows an image twice; this is the database's last word on it.
-        raise InvalidItems("an image of this HIT already has a vote from this worker") from None
+        raise InvalidItems(
+            "you have already answered one of these images, so this HIT cannot be saved"
+        ) from None
 
     # Leases still held (not released by leases_expire) are returned now.
     held = assignment.status == Assignment.Status.LEASED

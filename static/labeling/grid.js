@@ -24,8 +24,21 @@
     return Array.from(grid.querySelectorAll("button.tile"));
   }
 
-  function setStatus(text) {
-    el("status").textContent = text;
+  // A HIT whose submission the server refused for good (its images were answered already,
+  // re-leased after the lease ran out, or the project closed): the page offers to release it.
+  let stuck = false;
+
+  function setStatus(text, isError) {
+    const status = el("status");
+    status.textContent = text;
+    status.classList.toggle("error", !!isError);
+  }
+
+  function setStuck(value) {
+    stuck = value;
+    el("skip-button").hidden = !value;
+    el("submit-button").hidden = value;
+    if (value) el("skip-button").focus();
   }
 
   function updateCount() {
@@ -66,6 +79,7 @@
     hit = next;
     el("empty").hidden = !!hit;
     grid.replaceChildren();
+    el("bar-synset").textContent = hit ? hit.synset.lemmas.join(", ") : "";
     if (!hit) {
       el("synset-name").textContent = "";
       el("synset-gloss").textContent = "";
@@ -163,7 +177,32 @@
     prefetch();
   }
 
+  async function skipStuck() {
+    if (!hit || submitting) return;
+    submitting = true;
+    el("skip-button").disabled = true;
+    try {
+      // Releasing is best effort: an unreleased lease still runs out by itself.
+      await post(hit.release_url, {}).catch(() => {});
+      setStuck(false);
+      setStatus("Skipped that HIT; here are new images.");
+      await advance();
+    } finally {
+      submitting = false;
+      el("skip-button").disabled = false;
+    }
+  }
+
+  async function refusal(response) {
+    try {
+      const body = await response.json();
+      if (body && body.final) return body.detail || body.code || "refused";
+    } catch (e) { /* not JSON: not a refusal the page understands */ }
+    return null;
+  }
+
   async function submit() {
+    if (stuck) return skipStuck();
     if (!hit || submitting) return;
     submitting = true;
     el("submit-button").disabled = true;
@@ -175,12 +214,20 @@
       const response = await post(hit.submit_url, {
         selected, unselected, duration_ms: Math.round(performance.now() - startedAt),
       });
-      if (response.ok || response.status === 409) {
+      if (response.ok) {
         const result = await response.json();
-        setStatus(response.ok ? "Saved " + result.votes_recorded + " answers." : "That HIT had expired; here are new images.");
+        setStatus("Saved " + result.votes_recorded + " answers.");
         await advance();
       } else {
-        setStatus("Could not submit (" + response.status + "). Press Enter to try again.");
+        const reason = await refusal(response);
+        if (reason) {
+          setStatus("Not saved: " + reason + ". Press Enter to skip this HIT and load the next one.", true);
+          setStuck(true);
+        } else if (response.status === 403) {
+          setStatus("Not saved: you are signed out or may no longer label this project. Reload the page.", true);
+        } else {
+          setStatus("Could not submit (" + response.status + "). Press Enter to try again.", true);
+        }
       }
     } catch (e) {
       // Submitting again is safe: the server answers a re-post with the stored result.
@@ -248,7 +295,8 @@
       case "Enter":
         // Enter on a link or another control keeps its meaning.
         if (!onTile && event.target !== document.body && tag !== "button") return;
-        if (tag === "button" && !onTile && event.target.id !== "submit-button") return;
+        if (tag === "button" && !onTile && event.target.id !== "submit-button" &&
+            event.target.id !== "skip-button") return;
         submit();
         break;
       default: return;
@@ -263,7 +311,17 @@
   });
 
   el("submit-button").addEventListener("click", submit);
+  el("skip-button").addEventListener("click", skipStuck);
   el("help-button").addEventListener("click", () => helpDialog.showModal());
+
+  // The synset's name rides in the sticky bar once the header scrolls out of view (long grids).
+  if ("IntersectionObserver" in window) {
+    const bar = el("bar-synset");
+    bar.classList.add("offscreen-only");
+    new IntersectionObserver((entries) => {
+      bar.classList.toggle("shown", !entries[0].isIntersecting);
+    }).observe(el("synset-name"));
+  }
 
   updateCount();
   if (hit) {

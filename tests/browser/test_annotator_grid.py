@@ -81,3 +81,119 @@ def test_label_a_hit_with_the_keyboard_only(live_server):
     votes = dict(Vote.objects.filter(worker=worker).values_list("item_id", "label"))
     assert votes == {item_id: index in (0, 2) for index, item_id in enumerate(ids)}
     assert Assignment.objects.filter(worker=worker, status="submitted").count() == 1
+
+
+def _login(page, live_server, project, username: str, password: str) -> None:
+    page.goto(f"{live_server.url}/accounts/login/?next=/label/{project.slug}/")
+    page.fill("input[name=username]", username)
+    page.fill("input[name=password]", password)
+    page.press("input[name=password]", "Enter")
+    page.wait_for_url(f"**/label/{project.slug}/")
+
+
+def _grid_ids(page) -> list[int]:
+    return page.evaluate(
+        "Array.from(document.querySelectorAll('button.tile')).map(b => Number(b.dataset.item))"
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_five_consecutive_hits_by_keyboard_with_prefetch_all_saved(live_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    # Given one synset with 4 gold images and 2 gold per HIT: consecutive HITs (the one on
+    # screen and the prefetched one) compete for the same small gold pool
+    project = project_make(
+        images=60, gold=4, images_per_hit=6, gold_per_hit=2, with_files=True
+    )
+    worker = annotator_create(username="five", password="pw-five-123")
+    submits: list[int] = []
+    nexts: list[dict] = []
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+
+        def seen(response) -> None:
+            if response.request.method != "POST":
+                return
+            if response.url.endswith("/submit/"):
+                submits.append(response.status)
+            elif response.url.endswith("/hits/next/"):
+                nexts.append(response.request.post_data_json or {})
+
+        page.on("response", seen)
+        _login(page, live_server, project, "five", "pw-five-123")
+        shown: list[int] = []
+        for n in range(1, 6):
+            ids = _grid_ids(page)
+            assert ids
+            shown.extend(ids)
+            # The page prefetches the next HIT (exclude = the one on screen) before we answer.
+            page.wait_for_function(
+                "n => performance.getEntriesByType('resource')"
+                ".filter(e => e.name.endsWith('/hits/next/')).length >= n",
+                arg=n,
+            )
+            page.locator("button.tile").first.focus()
+            page.keyboard.press(" ")
+            page.keyboard.press("Enter")
+            expect(page.locator("#stat-hits")).to_have_text(str(n))
+        page.screenshot(path=str(ARTIFACTS / "annotator-grid-5th-hit.png"), full_page=True)
+        browser.close()
+
+    assert submits == [200] * 5
+    assert any(body.get("exclude") for body in nexts)  # prefetch was on
+    assert len(shown) == len(set(shown))  # gold included: nothing shown twice
+    assert Assignment.objects.filter(worker=worker, status="submitted").count() == 5
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_refused_submission_shows_the_reason_and_skips_to_the_next_hit(live_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    project = project_make(images=24, images_per_hit=6, gold_per_hit=0, with_files=True)
+    worker = annotator_create(username="stuck", password="pw-stuck-123")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1000, "height": 700})
+        _login(page, live_server, project, "stuck", "pw-stuck-123")
+        first = _grid_ids(page)
+        page.wait_for_function(
+            "() => performance.getEntriesByType('resource')"
+            ".some(e => e.name.endsWith('/hits/next/'))"
+        )
+        # The HIT on screen can never be saved: one of its images already has this worker's
+        # vote (as if answered in another tab).
+        on_screen = Assignment.objects.get(
+            worker=worker, status="leased", assignment_items__item_id=first[0]
+        )
+        Vote.objects.create(item_id=first[0], worker=worker, assignment=on_screen, label=True)
+
+        page.locator("button.tile").first.focus()
+        page.keyboard.press("Enter")
+
+        status = page.locator("#status")
+        expect(status).to_contain_text("already answered one of these images")
+        expect(page.locator("#skip-button")).to_be_visible()
+        expect(page.locator("#submit-button")).to_be_hidden()
+        # The reason is in view, beside the button, without scrolling.
+        assert status.bounding_box()["y"] < 700
+        page.screenshot(path=str(ARTIFACTS / "annotator-grid-refused.png"))
+
+        page.keyboard.press("Enter")
+
+        expect(page.locator("#submit-button")).to_be_visible()
+        expect(status).to_contain_text("Skipped that HIT")
+        second = _grid_ids(page)
+        assert second and not set(second) & set(first)
+        page.keyboard.press("Enter")
+        expect(status).to_contain_text("Saved 6 answers")
+        browser.close()
+
+    on_screen.refresh_from_db()
+    assert on_screen.status == Assignment.Status.EXPIRED
+    assert Assignment.objects.filter(worker=worker, status="submitted").count() == 1

@@ -180,3 +180,43 @@ def test_thumbnails_need_a_labeler(client, django_user_model, project):
     assert client.get(reverse("labeling:thumbnail", args=[candidate_id])).status_code == 302
     client.force_login(django_user_model.objects.create_user(username="nobody"))
     assert client.get(reverse("labeling:thumbnail", args=[candidate_id])).status_code == 403
+
+
+@pytest.mark.django_db
+def test_submit_to_a_closed_project_is_refused_for_good_and_the_hit_can_be_released(
+    api_client, annotator, project
+):
+    # Given a HIT on screen and the project closed meanwhile
+    api_client.force_authenticate(annotator)
+    hit = api_client.post(reverse("api-hit-next", args=[project.slug])).json()
+    Project.objects.filter(pk=project.pk).update(active=False)
+    ids = [item["id"] for item in hit["items"]]
+
+    # When the worker submits, then releases the HIT as the page offers
+    response = api_client.post(
+        hit["submit_url"], {"selected": ids, "unselected": [], "duration_ms": 9000}, format="json"
+    )
+    released = api_client.post(hit["release_url"])
+
+    # Then the refusal is final and worded for a person, no vote is stored, the lease is gone
+    assert response.status_code == 409
+    assert response.json()["code"] == "project_closed"
+    assert response.json()["final"] is True
+    assert "closed" in response.json()["detail"]
+    assert not Vote.objects.filter(worker=annotator).exists()
+    assert released.status_code == 200 and released.json() == {"released": True}
+    assert Assignment.objects.get(pk=hit["id"]).status == Assignment.Status.EXPIRED
+
+
+@pytest.mark.django_db
+def test_a_worker_cannot_release_someone_elses_hit(api_client, annotator, project):
+    from labeling.roles import annotator_create
+
+    api_client.force_authenticate(annotator)
+    hit = api_client.post(reverse("api-hit-next", args=[project.slug])).json()
+    api_client.force_authenticate(annotator_create(username="intruder", password=None))
+
+    response = api_client.post(hit["release_url"])
+
+    assert response.json() == {"released": False}
+    assert Assignment.objects.get(pk=hit["id"]).status == Assignment.Status.LEASED

@@ -195,3 +195,69 @@ def test_fifty_concurrent_workers_never_overlease_nor_repeat():
         AssignmentItem.objects.values_list("assignment__worker_id", "item_id")
     )
     assert max(pairs.values()) == 1
+
+
+def _submit_answering_gold_right(assignment: Assignment, worker) -> None:
+    from labeling.hits.submission import assignment_submit
+
+    ids = _item_ids(assignment)
+    gold_yes = Item.objects.filter(pk__in=ids, is_gold=True, gold_label=True)
+    yes = set(gold_yes.values_list("pk", flat=True))
+    assignment_submit(
+        assignment_id=assignment.pk,
+        worker=worker,
+        selected=sorted(yes),
+        unselected=sorted(set(ids) - yes),
+        duration_ms=20_000,
+    )
+
+
+@pytest.mark.parametrize("gold_pool", [3, 4, 6])
+@pytest.mark.django_db
+def test_prefetched_hits_never_share_gold_and_every_submit_succeeds(annotator, gold_pool):
+    # Given one synset with a small gold pool (2 gold per HIT) and a worker who, like the grid
+    # page, prefetches HIT N+1 while HIT N is on screen
+    project = project_make(images=60, gold=gold_pool, images_per_hit=6, gold_per_hit=2)
+    seen: Counter[int] = Counter()
+    gold_per_hit = []
+    on_screen = hit_next_for_worker(project=project, worker=annotator)
+
+    # When they label six HITs in a row, submitting each after the next was prefetched
+    for _ in range(6):
+        prefetched = hit_next_for_worker(
+            project=project, worker=annotator, exclude=[on_screen.pk]
+        )
+        assert prefetched is not None and prefetched.pk != on_screen.pk
+        _submit_answering_gold_right(on_screen, annotator)  # raises on a refusal
+        seen.update(_item_ids(on_screen))
+        gold_per_hit.append(on_screen.assignment_items.filter(is_gold=True).count())
+        on_screen = prefetched
+
+    # Then no image (gold included) was shown twice, and gold ran out instead of HITs
+    seen.update(_item_ids(on_screen))
+    assert max(seen.values()) == 1
+    assert sum(gold_per_hit) + on_screen.assignment_items.filter(is_gold=True).count() == min(
+        gold_pool, 2 * 7
+    )
+    assert gold_per_hit[0] == 2
+    assert gold_per_hit[-1] == 0
+
+
+@pytest.mark.django_db
+def test_released_hit_returns_its_images_at_once_and_is_not_shown_again(annotator):
+    from labeling.hits.scheduler import assignment_release
+
+    project = project_make(images=6, images_per_hit=6, min_votes=1)
+    other = annotator_create(username="other", password=None)
+    assignment = hit_next_for_worker(project=project, worker=annotator)
+    assert hit_next_for_worker(project=project, worker=other) is None
+
+    assert assignment_release(assignment_id=assignment.pk, worker=annotator) is True
+
+    assignment.refresh_from_db()
+    assert assignment.status == Assignment.Status.EXPIRED
+    assert set(Item.objects.filter(project=project).values_list("active_leases", flat=True)) == {0}
+    assert hit_next_for_worker(project=project, worker=annotator) is None
+    assert hit_next_for_worker(project=project, worker=other) is not None
+    # Releasing twice, or someone else's HIT, changes nothing.
+    assert assignment_release(assignment_id=assignment.pk, worker=annotator) is False

@@ -37,7 +37,7 @@ PUBLIC = {
 ANNOTATOR = {
     "labeling:grid", "labeling:thumbnail", "labeling:image", "labeling:me",
     "candidates:thumbnail", "candidates:image",
-    "api-hit-next", "api-assignment-submit", "api-me-stats",
+    "api-hit-next", "api-assignment-submit", "api-assignment-release", "api-me-stats",
 }  # fmt: skip
 ROUTES = all_routes()
 
