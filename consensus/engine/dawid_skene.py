@@ -52,7 +52,7 @@ def dawid_skene(matrix: VoteMatrix, *, max_iter: int = 100, tol: float = 1e-5) -
     No prior on the confusion matrices: a worker seen on three items can get a perfect matrix,
     which is exactly the over-trust our model's Dirichlet prior removes.
     """
-    posterior = majority_vote(matrix).posterior
+    posterior = majority_vote(matrix, smoothing=0.0).posterior
     class_prior = posterior.mean(axis=0)
     confusion = _normalise(confusion_counts(matrix, posterior))
     iterations = 0

@@ -59,6 +59,7 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import expit, gammaln
 
 from consensus.engine.dawid_skene import confusion_counts, softmax_rows, vote_log_likelihood
 from consensus.engine.majority import majority_vote
@@ -83,16 +84,34 @@ class ModelPriors:
     worker_strength: float = 2.0  # pseudo-votes per worker, split over rows by class proportions
     class_strength: float = 1.0  # pseudo-items per label in the class-proportion prior
     pool_population: bool = True  # False: the prior mean is the fixed symmetric worker
-    init: str = "majority"  # "prior": first E-step from the prior confusion (or own skill)
+    # "prior": first E-step from the prior worker (a damped first round: one vote moves an item
+    # only as far as an average worker deserves); "majority": from vote shares; "best": both, and
+    # keep the fit with the higher likelihood.
+    init: str = "best"
     collapsed: bool = False  # leave-one-out (CVB0) E-step: a vote is judged by the *other* votes
     final_loo: bool = False  # one leave-one-out E-step after plain EM converged
     # A worker's cross-synset prior shifts *this* synset's population confusion by how the worker
     # differed from the typical worker elsewhere, instead of replacing it: a subtle synset makes
     # everyone err more (Deng et al. 2009 §3.2), a careful worker stays relatively careful.
     relative_worker_prior: bool = True
+    # Every worker is honest (own confusion) or a spammer (answers independent of the truth),
+    # with the honest share estimated from the data (empirical Bayes).
+    spammer_mixture: bool = True
+    # Images differ: votes on one image are correlated beyond what the truth explains (a
+    # Beta-binomial image effect); its strength ρ is estimated from the excess agreement.
+    item_difficulty: bool = True
+    # Every worker shares the population confusion (exchangeable workers, as ImageNet's table).
+    pooled_workers: bool = False
+    # A label given in fewer than this share of the votes is never a candidate truth.
+    min_label_share: float = 0.005
 
 
 DEFAULT_PRIORS = ModelPriors()
+
+# Bounds of the empirical-Bayes honest share: never certain that a new worker is honest, never
+# certain that everyone is a spammer.
+HONEST_SHARE_BOUNDS = (0.05, 0.95)
+MAX_ITEM_CORRELATION = 0.5
 
 
 def symmetric_confusion_prior(n_labels: int, *, accuracy: float, strength: float) -> np.ndarray:
@@ -124,7 +143,47 @@ def fit_model(
     synsets (:func:`worker_prior_from_estimate`). ``class_prior_counts`` are Dirichlet
     pseudo-counts on the class proportions, e.g. the parent synset's class balance.
     ``init_posterior`` warm-starts EM (online rounds re-fit after each new batch of votes).
+
+    EM stops when the (tempered) log-likelihood gains less than ``tol`` × 10⁻³ nats per vote and
+    the posteriors move less than ``tol``, never after a single iteration.
     """
+    if max_iter < 1:
+        raise ValueError("max_iter must be at least 1")
+    if priors.init != "best":
+        return _fit_once(
+            matrix, gold=gold, priors=priors, worker_prior=worker_prior,
+            class_prior_counts=class_prior_counts, init_posterior=init_posterior,
+            init=priors.init, max_iter=max_iter, tol=tol,
+        )  # fmt: skip
+    # Several starts, all anchored on what the votes say (so none can swap the labels): the
+    # damped prior start, and the previous round's posterior when warm-starting (else vote
+    # shares). Keep the fit that explains the votes better: a warm start alone can stay in the
+    # optimum of a round when most images had one vote.
+    starts: list[tuple[str, np.ndarray | None]] = [("prior", None)]
+    starts.append(("warm", init_posterior) if init_posterior is not None else ("majority", None))
+    fits = [
+        _fit_once(
+            matrix, gold=gold, priors=priors, worker_prior=worker_prior,
+            class_prior_counts=class_prior_counts, init_posterior=start, init=init,
+            max_iter=max_iter, tol=tol,
+        )  # fmt: skip
+        for init, start in starts
+    ]
+    return max(fits, key=lambda fit: fit.log_likelihood)
+
+
+def _fit_once(
+    matrix: VoteMatrix,
+    *,
+    gold: Mapping[Hashable, Hashable] | None,
+    priors: ModelPriors,
+    worker_prior: Mapping[Hashable, np.ndarray] | None,
+    class_prior_counts: np.ndarray | None,
+    init_posterior: np.ndarray | None,
+    init: str,
+    max_iter: int,
+    tol: float,
+) -> Estimate:
     n_labels = matrix.n_labels
     symmetric_rows = symmetric_confusion_prior(
         n_labels, accuracy=priors.worker_accuracy, strength=1.0
@@ -145,16 +204,32 @@ def fit_model(
     gold_rows, gold_labels = _gold_codes(matrix, gold)
     if init_posterior is not None:
         posterior = init_posterior.copy()
-    elif priors.init == "majority":
-        posterior = majority_vote(matrix).posterior
+    elif init == "majority":
+        posterior = majority_vote(matrix, smoothing=0.0).posterior
     else:
         posterior = _prior_posterior(
             matrix, symmetric_rows, own_prior, has_own_prior, beta_prior, gold_rows, gold_labels
         )
+    n_votes = matrix.votes_per_item()
+    honest = np.full(matrix.n_workers, 0.9)  # responsibilities of the honest component
+    spam_rows = None
+    # Labels almost nobody gives (a stray "yes" among 0/1) stay possible answers but are not
+    # candidate truths: otherwise EM can build a class around five votes and swap the others.
+    label_share = np.bincount(matrix.label_index, minlength=n_labels) / max(matrix.n_votes, 1)
+    possible = label_share >= priors.min_label_share
+    possible[gold_labels] = True
+    if possible.sum() < 2:
+        possible[:] = True
+    impossible = np.where(possible, 0.0, -np.inf)
+    posterior = posterior * possible
+    posterior /= np.maximum(posterior.sum(axis=1, keepdims=True), 1e-300)
+    posterior[posterior.sum(axis=1) == 0] = possible / possible.sum()
     _clamp(posterior, gold_rows, gold_labels)
-
+    honest_share = 0.9
+    correlation = 0.0
+    log_likelihood = -np.inf
     iterations = 0
-    alpha = beta = None
+    alpha = beta = confusion = None
     for iterations in range(1, max_iter + 1):  # noqa: B007 — the count is reported
         counts = confusion_counts(matrix, posterior)
         beta = beta_prior + posterior.sum(axis=0)
@@ -163,36 +238,156 @@ def fit_model(
         row_strength = priors.worker_strength * class_share[:, None]
         population_rows = symmetric_rows * row_strength
         if priors.pool_population:
-            population_rows = population_rows + counts.sum(axis=0)
+            # Spammers' answers say nothing about how an honest worker errs.
+            weights = honest if priors.spammer_mixture else np.ones(matrix.n_workers)
+            population_rows = population_rows + np.einsum("w,wkl->kl", weights, counts)
         population_mean = population_rows / population_rows.sum(axis=-1, keepdims=True)
         if priors.relative_worker_prior and has_own_prior.any():
             own_rows = _relative_prior(own_prior, has_own_prior, own_tilt, population_mean)
         else:
             own_rows = own_prior
-        alpha = np.where(has_own_prior[:, None, None], own_rows, row_strength * population_mean)
-        alpha = alpha + counts
+        prior_rows = np.where(
+            has_own_prior[:, None, None], own_rows, row_strength * population_mean
+        )
+        alpha = prior_rows + counts
+        if priors.pooled_workers:
+            confusion = np.broadcast_to(population_mean, alpha.shape).copy()
+        else:
+            confusion = alpha / alpha.sum(axis=-1, keepdims=True)
+            if priors.spammer_mixture:
+                honest, honest_share, mixed, spam_rows = _spammer_mixture(
+                    counts, prior_rows, confusion, honest_share, priors.worker_strength
+                )
+                # A worker with a cross-synset prior already brings their record (spammer or
+                # not) from the other synsets: the mixture applies to the others.
+                honest = np.where(has_own_prior, 1.0, honest)
+                confusion = np.where(has_own_prior[:, None, None], confusion, mixed)
         if priors.collapsed:
             log_weights = _collapsed_log_weights(matrix, posterior, alpha, beta)
         else:
-            log_confusion = np.log(alpha / alpha.sum(axis=-1, keepdims=True))
-            log_weights = np.log(class_share) + vote_log_likelihood(matrix, log_confusion)
-        new_posterior = softmax_rows(log_weights)
+            log_weights = np.log(class_share) + vote_log_likelihood(matrix, np.log(confusion))
+        new_posterior, new_log_likelihood = _normalise_log(log_weights + impossible)
         _clamp(new_posterior, gold_rows, gold_labels)
         change = np.abs(new_posterior - posterior).max(initial=0.0)
-        posterior = new_posterior
-        if change < tol:
+        gain = abs(new_log_likelihood - log_likelihood)
+        posterior, log_likelihood = new_posterior, new_log_likelihood
+        if iterations >= 2 and change < tol and gain < tol * 1e-3 * max(matrix.n_votes, 1):
             break
-    if alpha is None or beta is None:
-        raise ValueError("max_iter must be at least 1")
+    assert alpha is not None and beta is not None and confusion is not None
     if priors.final_loo and not priors.collapsed:
         posterior = softmax_rows(_collapsed_log_weights(matrix, posterior, alpha, beta))
         _clamp(posterior, gold_rows, gold_labels)
+    if priors.item_difficulty:
+        # The image effect is estimated once EM has settled (inside the loop it feeds back on
+        # the spammer share), and it only tempers how sure the posterior is: n correlated votes
+        # weigh as n / (1 + (n − 1)ρ) independent ones.
+        correlation = item_correlation(matrix, posterior, confusion)
+        if correlation > 0:
+            class_share = beta / beta.sum()
+            per_item = vote_log_likelihood(matrix, np.log(confusion))
+            weight = evidence_weight(n_votes, correlation)[:, None]
+            tempered = softmax_rows(np.log(class_share) + weight * per_item + impossible)
+            # Tempering never flips an image's label, it only makes the posterior less sure.
+            same = tempered.argmax(axis=1) == posterior.argmax(axis=1)
+            posterior = np.where(same[:, None], tempered, posterior)
+            _clamp(posterior, gold_rows, gold_labels)
     return Estimate(
         posterior=posterior,
         class_prior=beta / beta.sum(),
-        confusion=alpha / alpha.sum(axis=-1, keepdims=True),
+        confusion=confusion,
         iterations=iterations,
+        log_likelihood=log_likelihood,
+        item_correlation=correlation,
+        honest_share=honest_share if priors.spammer_mixture and not priors.pooled_workers else 1.0,
+        honest=honest if priors.spammer_mixture and not priors.pooled_workers else None,
+        alpha=None if priors.pooled_workers else alpha,
+        spam_rows=spam_rows,
     )
+
+
+def _normalise_log(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
+    """Row-normalised posterior and the summed log normaliser (the data log-likelihood)."""
+    top = log_weights.max(axis=1, keepdims=True)
+    weights = np.exp(log_weights - top)
+    totals = weights.sum(axis=1, keepdims=True)
+    return weights / totals, float((np.log(totals) + top).sum())
+
+
+def _spammer_mixture(
+    counts: np.ndarray,
+    prior_rows: np.ndarray,
+    honest_confusion: np.ndarray,
+    honest_share: float,
+    strength: float,
+) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
+    """Responsibilities of "honest" vs "spammer" for every worker, the new honest share, and the
+    mixed confusion that the E-step uses.
+
+    Honest: the worker's own confusion under the Dirichlet prior. Spammer: every row is the same
+    answer distribution (what they say does not depend on the truth). Each worker's evidence for
+    either is the Dirichlet-multinomial marginal likelihood of their expected counts, so a worker
+    seen on one or two items stays at the population's honest share, and the share itself is the
+    mean responsibility (the empirical-Bayes fixed point of the mixture weight).
+    """
+    answers = counts.sum(axis=1)  # workers × given
+    population_answers = answers.sum(axis=0) + 1.0
+    spam_alpha = strength * population_answers / population_answers.sum()
+    spam_rows = (answers + spam_alpha) / (answers.sum(axis=1, keepdims=True) + spam_alpha.sum())
+    honest_evidence = (
+        gammaln(prior_rows.sum(axis=-1)) - gammaln((prior_rows + counts).sum(axis=-1))
+    ).sum(axis=-1) + (gammaln(prior_rows + counts) - gammaln(prior_rows)).sum(axis=(1, 2))
+    spam_evidence = (
+        gammaln(spam_alpha.sum())
+        - gammaln(spam_alpha.sum() + answers.sum(axis=1))
+        + (gammaln(spam_alpha + answers) - gammaln(spam_alpha)).sum(axis=1)
+    )
+    low, high = HONEST_SHARE_BOUNDS
+    share = float(np.clip(honest_share, low, high))
+    honest = expit(np.log(share / (1 - share)) + honest_evidence - spam_evidence)
+    new_share = float(np.clip(honest.mean(), low, high)) if honest.size else share
+    mixed = honest[:, None, None] * honest_confusion + (1 - honest[:, None, None]) * spam_rows[
+        :, None, :
+    ]
+    return honest, new_share, mixed, spam_rows
+
+
+def item_correlation(matrix: VoteMatrix, posterior: np.ndarray, confusion: np.ndarray) -> float:
+    """ρ of a Beta-binomial image effect, by moments: how much more often two votes on the same
+    image agree than independent votes given the truth would (Σ observed − Σ expected agreeing
+    pairs over Σ pairs − Σ expected). 0 when the worker model explains the agreement; clipped to
+    [0, ``MAX_ITEM_CORRELATION``]."""
+    n_items, n_labels = matrix.n_items, matrix.n_labels
+    n_votes = matrix.votes_per_item().astype(float)
+    pairs = n_votes * (n_votes - 1) / 2
+    if pairs.sum() == 0:
+        return 0.0
+    label_counts = matrix.label_counts().astype(float)
+    observed = ((label_counts**2 - label_counts) / 2).sum()
+    expected = 0.0
+    for true_label in range(n_labels):
+        rows = confusion[matrix.worker_index, true_label, :]  # votes × given
+        sums = np.empty((n_items, n_labels))
+        squares = np.empty((n_items, n_labels))
+        for given in range(n_labels):
+            sums[:, given] = np.bincount(
+                matrix.item_index, weights=rows[:, given], minlength=n_items
+            )
+            squares[:, given] = np.bincount(
+                matrix.item_index, weights=rows[:, given] ** 2, minlength=n_items
+            )
+        agree = ((sums**2 - squares) / 2).sum(axis=1)
+        expected += float((posterior[:, true_label] * agree).sum())
+    denominator = pairs.sum() - expected
+    if denominator <= 0:
+        return 0.0
+    return float(np.clip((observed - expected) / denominator, 0.0, MAX_ITEM_CORRELATION))
+
+
+def evidence_weight(n_votes: np.ndarray, correlation: float) -> np.ndarray:
+    """Weight of an image's summed vote log-likelihoods: n votes with intra-image correlation ρ
+    carry the evidence of n / (1 + (n − 1)ρ) independent ones (the design effect)."""
+    n = np.maximum(np.asarray(n_votes, dtype=float), 1.0)
+    return 1.0 / (1.0 + (n - 1.0) * correlation)
 
 
 def _skill_tilt(own_prior: np.ndarray, has_own_prior: np.ndarray, matrix: VoteMatrix) -> np.ndarray:

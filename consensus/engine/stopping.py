@@ -40,6 +40,9 @@ class StoppingRule:
     max_votes: int = 10
     positive: Hashable | None = None
     min_votes: int = 1  # an item with fewer votes is never decided (its posterior is the prior)
+    # Informative votes that must back the decided label (when the caller passes ``support``): no
+    # decision rests on one worker's word unless that worker is established on gold.
+    min_support: int = 2
 
     def __post_init__(self) -> None:
         for name in ("accept_threshold", "reject_threshold"):
@@ -50,6 +53,8 @@ class StoppingRule:
             raise ValueError("max_votes must be at least 1")
         if not 0 <= self.min_votes <= self.max_votes:
             raise ValueError("min_votes must lie in [0, max_votes]")
+        if self.min_support < 0:
+            raise ValueError("min_support must be at least 0")
 
     def decide(self, posterior: Mapping[Hashable, float], n_votes: int) -> Decision:
         labels = tuple(posterior)
@@ -64,11 +69,14 @@ class StoppingRule:
         *,
         labels: tuple[Hashable, ...],
         vote_limit: np.ndarray | None = None,
+        support: np.ndarray | None = None,
     ) -> np.ndarray:
         """Decision codes for every row of an (items × labels) posterior.
 
         ``vote_limit`` lowers the cap per item (online replay: an item cannot get more votes than
-        were collected for it in the archive).
+        were collected for it in the archive). ``support`` (items × labels) counts the
+        informative votes behind each label (:func:`consensus.engine.calibration.vote_support`);
+        a label backed by fewer than ``min_support`` is not decided on.
         """
         cap = np.full(posterior.shape[0], self.max_votes)
         if vote_limit is not None:
@@ -77,10 +85,18 @@ class StoppingRule:
         if self.positive is None:
             accepted = posterior.max(axis=1) >= self.accept_threshold
             rejected = np.zeros_like(accepted)
+            if support is not None:
+                best = posterior.argmax(axis=1)
+                accepted &= support[np.arange(best.size), best] >= self.min_support
         else:
-            p_good = posterior[:, labels.index(self.positive)]
+            column = labels.index(self.positive)
+            p_good = posterior[:, column]
             accepted = p_good >= self.accept_threshold
             rejected = ~accepted & (p_good <= 1.0 - self.reject_threshold)
+            if support is not None:
+                accepted &= support[:, column] >= self.min_support
+                against = support.sum(axis=1) - support[:, column]
+                rejected &= against >= self.min_support
         codes[n_votes >= cap] = UNDECIDED
         # A convincing posterior wins over the cap: the item is decided, not merely out of votes.
         codes[accepted] = ACCEPT

@@ -155,6 +155,12 @@ class Estimate:
     confusion: np.ndarray | None = None
     iterations: int = 0
     hard_labels: np.ndarray | None = None  # set when ties were split at random
+    log_likelihood: float = float("nan")  # of the votes under the fitted (tempered) model
+    item_correlation: float = 0.0  # ρ of the image effect (0: votes independent given truth)
+    honest_share: float = 1.0  # empirical-Bayes share of honest workers
+    honest: np.ndarray | None = None  # each worker's responsibility of being honest
+    alpha: np.ndarray | None = None  # honest component's Dirichlet counts (workers × K × K)
+    spam_rows: np.ndarray | None = None  # spammer component's answer distribution (workers × K)
 
     def predicted(self) -> np.ndarray:
         if self.hard_labels is not None:

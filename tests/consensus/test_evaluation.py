@@ -17,10 +17,10 @@ from consensus.engine.evaluation import (
 
 @pytest.fixture
 def archive(tmp_path):
-    """200 items × 8 votes: two careful workers, a spammer and five so-so workers."""
+    """200 items × 10 votes: two careful workers, a spammer and seven so-so workers."""
     rng = np.random.default_rng(0)
     truth = {f"i{n}": str(int(rng.random() < 0.4)) for n in range(200)}
-    accuracy = {"c1": 0.97, "c2": 0.97, "spam": 0.5, **{f"m{k}": 0.7 for k in range(5)}}
+    accuracy = {"c1": 0.97, "c2": 0.97, "spam": 0.5, **{f"m{k}": 0.7 for k in range(7)}}
     lines = ["item,worker,label"]
     for item, label in truth.items():
         for worker, p in accuracy.items():
@@ -36,7 +36,7 @@ def archive(tmp_path):
 def test_loaders_read_the_crowd_format(archive):
     matrix = load_votes(archive[0])
     assert matrix.n_items == 200
-    assert matrix.n_votes == 1600
+    assert matrix.n_votes == 2000
     assert matrix.labels == ("0", "1")
     assert len(load_truth(archive[1])) == 200
 
@@ -72,23 +72,48 @@ def test_reveal_order_ranks_each_items_votes_from_zero(archive):
     matrix = load_votes(archive[0])
     rank = reveal_order(matrix, seed=3)
     for item in range(matrix.n_items):
-        assert sorted(rank[matrix.item_index == item].tolist()) == list(range(8))
+        assert sorted(rank[matrix.item_index == item].tolist()) == list(range(10))
     assert not np.array_equal(rank, reveal_order(matrix, seed=4))
 
 
 def test_replay_stops_early_and_keeps_accuracy(archive):
     matrix = load_votes(archive[0])
     truth = load_truth(archive[1])
-    replay = replay_online(matrix, truth, "model", threshold=0.99, max_votes=8, seed=0)
+    replay = replay_online(matrix, truth, "model", threshold=0.95, max_votes=10, seed=0)
     all_votes_majority = consensus_report(*archive)["baselines"]["mv"]["accuracy"]
-    assert replay.vote_fraction < 0.75
-    assert replay.mean_votes == pytest.approx(replay.vote_fraction * 8)
+    assert replay.seed_items == 50  # 500 of the 2,000 votes go to the seed
+    assert replay.vote_fraction < 0.85
+    assert replay.mean_votes == pytest.approx(replay.vote_fraction * 10)
     assert replay.scores.accuracy >= all_votes_majority
+    # Decided at the moment they were decided: as precise as the threshold promised.
+    assert replay.at_decision["decided"] > 50
+    assert replay.at_decision["precision"] >= 0.95
+    assert set(replay.at_decision["per_label"]) == {"0", "1"}
+
+
+def test_replay_reports_a_reliability_table(archive):
+    replay = replay_online(
+        load_votes(archive[0]), load_truth(archive[1]), "model", threshold=0.95, max_votes=10
+    )
+    assert replay.reliability
+    assert sum(row["n"] for row in replay.reliability) == 150  # every non-seed item, once
+    for row in replay.reliability:
+        assert row["low"] <= row["mean_predicted"] <= row["high"]
+        assert 0.0 <= row["observed"] <= 1.0
+
+
+def test_majority_replay_does_not_decide_on_one_vote(archive):
+    """A single vote gives majority vote 2/3, not certainty: a fair baseline."""
+    matrix = load_votes(archive[0])
+    replay = replay_online(matrix, load_truth(archive[1]), "mv", threshold=0.7, max_votes=10)
+    assert replay.mean_votes > 1.5
 
 
 def test_replay_respects_the_vote_cap(archive):
     matrix = load_votes(archive[0])
-    replay = replay_online(matrix, load_truth(archive[1]), "model", threshold=1.0, max_votes=3)
+    replay = replay_online(
+        matrix, load_truth(archive[1]), "model", threshold=1.0, max_votes=3, seed_size=0
+    )
     assert replay.mean_votes == pytest.approx(3.0)
     assert replay.rounds == 3
 

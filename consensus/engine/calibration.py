@@ -1,0 +1,350 @@
+"""Calibrated probabilities for the stopping rule: a posterior is only worth its threshold if, of
+the images closed at P ≥ τ, a share ≥ τ is right.
+
+ImageNet's device (Deng et al. 2009 §3.2): a seed set of images gets at least 10 votes each, and
+the confidence of *fewer* votes is read off how often those fewer votes agree with the full
+verdict. We apply it to any model's posterior:
+
+1. reference images: seed images with ≥ ``SEED_MIN_VOTES`` votes (reference = the model's
+   posterior on all their votes, kept soft so a contested seed image counts as half right) and
+   gold images that received votes (reference = the known answer);
+2. for every reference image, several random orders of its votes; each prefix of 1 … n − 1 votes
+   is one "image as it would have looked online": its posterior is recomputed from those votes
+   alone with the fitted workers, exactly as the live posterior is computed;
+3. per predicted label (accepting and rejecting are calibrated separately), an isotonic
+   regression of "right" on the raw confidence pools the prefixes into blocks of equal accuracy;
+4. each block's value is a *lower* confidence bound of its accuracy (Jeffreys interval, each
+   (image, prefix length) counting as one observation, the draws of one length sharing it), made
+   non-decreasing again; above the most confident block there is no extrapolation.
+
+Where a label has too few reference observations (no seed, no gold: e.g. three votes per image),
+a conservative fallback halves the evidence on the log-odds scale around the class prior (two
+agreeing votes count as one) and certifies nothing above ``FALLBACK_CAP``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.special import expit, logit
+from scipy.stats import beta as beta_distribution
+
+from consensus.engine.dawid_skene import softmax_rows
+from consensus.engine.model import evidence_weight
+from consensus.engine.types import Estimate, VoteMatrix
+
+SEED_MIN_VOTES = 10  # Deng et al. 2009 §3.2: "at least 10 users are asked to vote" on each
+MIN_OBSERVATIONS = 30.0  # below this many (image, prefix) observations a label falls back
+FALLBACK_SLOPE = 0.5  # share of the log-odds evidence kept when there is no calibration data
+# Without reference data no probability is certified above this: such a label is never decided
+# at τ > 0.9 (measured on the 3-vote product set, the halved evidence alone still over-promised).
+FALLBACK_CAP = 0.9
+CONFIDENCE = 0.95  # one-sided level of the lower bound on each block's accuracy
+DRAWS = 4  # random vote orders per reference image
+# A vote backs a label only when its worker's likelihood ratio for it is at least this.
+INFORMATIVE_RATIO = 1.5
+
+
+@dataclass(frozen=True)
+class LabelCalibration:
+    """Step function raw confidence → calibrated probability for images predicted this label."""
+
+    edges: np.ndarray  # lower raw-confidence edge of each block, increasing
+    values: np.ndarray  # calibrated probability of each block, non-decreasing
+    observations: float
+
+    def __call__(self, confidence: np.ndarray) -> np.ndarray:
+        block = np.searchsorted(self.edges, confidence, side="right") - 1
+        # Below the least confident block nothing is known: probability 0 (the caller floors it).
+        return np.where(block >= 0, self.values[np.maximum(block, 0)], 0.0)
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """Per predicted label: a fitted step function, or None for the conservative fallback."""
+
+    labels: tuple[Hashable, ...]
+    per_label: tuple[LabelCalibration | None, ...]
+    class_prior: np.ndarray
+    reference_images: int = 0
+    gold_images: int = 0
+    notes: dict[str, float] = field(default_factory=dict)
+
+    def apply(self, posterior: np.ndarray) -> np.ndarray:
+        """Calibrated (items × labels) posterior: the predicted label gets its calibrated
+        probability, the remainder is spread over the other labels in their raw proportions."""
+        n_items, n_labels = posterior.shape
+        best = posterior.argmax(axis=1)
+        confidence = posterior[np.arange(n_items), best]
+        calibrated = np.empty(n_items)
+        for label in range(n_labels):
+            rows = best == label
+            if not rows.any():
+                continue
+            step = self.per_label[label]
+            if step is None:
+                calibrated[rows] = fallback(confidence[rows], self.class_prior[label])
+            else:
+                # Never more sure than the model itself: the bound only ever takes confidence away.
+                calibrated[rows] = np.minimum(step(confidence[rows]), confidence[rows])
+        calibrated = np.maximum(calibrated, 1.0 / n_labels)
+        rest = posterior.copy()
+        rest[np.arange(n_items), best] = 0.0
+        rest_total = rest.sum(axis=1, keepdims=True)
+        share = np.where(
+            rest_total > 0, rest / np.maximum(rest_total, 1e-300), 1.0 / max(n_labels - 1, 1)
+        )
+        result = share * (1.0 - calibrated)[:, None]
+        result[np.arange(n_items), best] = calibrated
+        return result
+
+    def sources(self) -> dict[str, str]:
+        return {
+            str(label): "fallback" if step is None else f"{step.observations:.0f} observations"
+            for label, step in zip(self.labels, self.per_label, strict=True)
+        }
+
+
+def fallback(confidence: np.ndarray, prior: float) -> np.ndarray:
+    """Half the evidence on the log-odds scale, measured from the class prior, capped at
+    ``FALLBACK_CAP``."""
+    prior = float(np.clip(prior, 1e-3, 1 - 1e-3))
+    clipped = np.clip(confidence, 1e-12, 1 - 1e-12)
+    halved = expit(logit(prior) + FALLBACK_SLOPE * (logit(clipped) - logit(prior)))
+    return np.minimum(halved, FALLBACK_CAP)
+
+
+def _blocks(confidence: np.ndarray, right: np.ndarray, weight: np.ndarray) -> list[list[float]]:
+    """Weighted pool-adjacent-violators; blocks as [first confidence, Σ w·right, Σ w]."""
+    order = np.argsort(confidence, kind="stable")
+    blocks: list[list[float]] = []
+    for c, r, w in zip(
+        confidence[order].tolist(), right[order].tolist(), weight[order].tolist(), strict=True
+    ):
+        if blocks and blocks[-1][0] == c:
+            blocks[-1][1] += w * r
+            blocks[-1][2] += w
+        else:
+            blocks.append([c, w * r, w])
+        while len(blocks) > 1 and blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]:
+            last = blocks.pop()
+            blocks[-1][1] += last[1]
+            blocks[-1][2] += last[2]
+    return blocks
+
+
+def fit_label_calibration(
+    confidence: np.ndarray, right: np.ndarray, weight: np.ndarray, *, level: float = CONFIDENCE
+) -> LabelCalibration:
+    blocks = _blocks(confidence, right, weight)
+    edges = np.array([block[0] for block in blocks])
+    hits = np.array([block[1] for block in blocks])
+    totals = np.array([block[2] for block in blocks])
+    # Jeffreys lower bound of each block's accuracy, then non-decreasing again: accuracy grows
+    # with confidence, so a sparse high block is worth at least the bound of a denser lower one.
+    lower = beta_distribution.ppf(1.0 - level, hits + 0.5, totals - hits + 0.5)
+    values = np.maximum.accumulate(np.nan_to_num(lower, nan=0.0))
+    return LabelCalibration(edges=edges, values=values, observations=float(totals.sum()))
+
+
+def prefix_posteriors(
+    matrix: VoteMatrix,
+    estimate: Estimate,
+    rows: np.ndarray,
+    *,
+    draws: int = DRAWS,
+    max_size: int | None = None,
+    seed: int = 0,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Posteriors of the given images from prefixes of random orders of their votes.
+
+    Returns (row, prefix length, draw, posterior) per prefix, lengths 1 … n − 1 (capped at
+    ``max_size``), computed like the live posterior: class prior + tempered sum of the fitted
+    workers' vote log-likelihoods.
+    """
+    assert estimate.confusion is not None
+    keep = np.isin(matrix.item_index, rows)
+    items = matrix.item_index[keep]
+    per_vote = np.log(
+        np.maximum(
+            estimate.confusion[matrix.worker_index[keep], :, matrix.label_index[keep]], 1e-300
+        )
+    )
+    n_total = np.bincount(items, minlength=matrix.n_items)
+    log_prior = np.log(np.maximum(estimate.class_prior, 1e-300))
+    rng = np.random.default_rng(seed)
+    out_rows, out_sizes, out_draws, out_posteriors = [], [], [], []
+    for draw in range(draws):
+        order = np.lexsort((rng.random(items.size), items))
+        sorted_items = items[order]
+        cumulative = np.cumsum(per_vote[order], axis=0)
+        starts = np.searchsorted(sorted_items, sorted_items, side="left")
+        before = np.where(starts[:, None] > 0, cumulative[np.maximum(starts - 1, 0)], 0.0)
+        within = cumulative - before
+        size = np.arange(items.size) - starts + 1
+        usable = size < n_total[sorted_items]
+        if max_size is not None:
+            usable &= size <= max_size
+        weight = evidence_weight(size[usable], estimate.item_correlation)[:, None]
+        out_posteriors.append(softmax_rows(log_prior + weight * within[usable]))
+        out_rows.append(sorted_items[usable])
+        out_sizes.append(size[usable])
+        out_draws.append(np.full(int(usable.sum()), draw))
+    return (
+        np.concatenate(out_rows),
+        np.concatenate(out_sizes),
+        np.concatenate(out_draws),
+        np.concatenate(out_posteriors),
+    )
+
+
+def fit_calibration(
+    matrix: VoteMatrix,
+    estimate: Estimate,
+    *,
+    seed_rows: np.ndarray | None = None,
+    gold: Mapping[Hashable, Hashable] | None = None,
+    max_size: int | None = None,
+    draws: int = DRAWS,
+    seed: int = 0,
+    min_observations: float = MIN_OBSERVATIONS,
+    level: float = CONFIDENCE,
+    soft_reference: bool = True,
+) -> Calibration:
+    """Calibration of ``estimate`` from the seed images (≥ 10 votes) and voted gold images.
+
+    ``seed_rows`` defaults to every image with at least ``SEED_MIN_VOTES`` votes (excluding gold).
+    """
+    n_votes = matrix.votes_per_item()
+    label_position = {label: index for index, label in enumerate(matrix.labels)}
+    gold_rows_list, gold_labels_list = [], []
+    if gold:
+        item_position = {item: index for index, item in enumerate(matrix.items)}
+        for item, label in gold.items():
+            row = item_position.get(item)
+            if row is not None and n_votes[row] >= 2 and label in label_position:
+                gold_rows_list.append(row)
+                gold_labels_list.append(label_position[label])
+    gold_rows = np.array(gold_rows_list, dtype=np.int64)
+    if seed_rows is None:
+        seed_rows = np.flatnonzero(n_votes >= SEED_MIN_VOTES)
+    seed_rows = np.setdiff1d(np.asarray(seed_rows, dtype=np.int64), gold_rows)
+    seed_rows = seed_rows[n_votes[seed_rows] >= 2]
+    reference = np.zeros((matrix.n_items, matrix.n_labels))
+    if soft_reference:
+        reference[seed_rows] = estimate.posterior[seed_rows]
+    else:
+        reference[seed_rows, estimate.posterior[seed_rows].argmax(axis=1)] = 1.0
+    if gold_rows.size:
+        reference[gold_rows, np.array(gold_labels_list, dtype=np.int64)] = 1.0
+    rows = np.concatenate([seed_rows, gold_rows])
+    per_label: list[LabelCalibration | None] = [None] * matrix.n_labels
+    if rows.size and estimate.confusion is not None:
+        row, size, _, posterior = prefix_posteriors(
+            matrix, estimate, rows, draws=draws, max_size=max_size, seed=seed
+        )
+        best = posterior.argmax(axis=1)
+        confidence = posterior[np.arange(best.size), best]
+        right = reference[row, best]
+        weight = np.full(best.size, 1.0 / draws)
+        for label in range(matrix.n_labels):
+            mask = best == label
+            if weight[mask].sum() >= min_observations:
+                per_label[label] = fit_label_calibration(
+                    confidence[mask], right[mask], weight[mask], level=level
+                )
+    return Calibration(
+        labels=matrix.labels,
+        per_label=tuple(per_label),
+        class_prior=estimate.class_prior,
+        reference_images=int(seed_rows.size),
+        gold_images=int(gold_rows.size),
+    )
+
+
+def established_workers(
+    matrix: VoteMatrix,
+    gold: Mapping[Hashable, Hashable] | None,
+    *,
+    min_answers: int = 20,
+    min_accuracy: float = 0.95,
+    level: float = CONFIDENCE,
+) -> np.ndarray:
+    """Workers whose accuracy on gold is established: ≥ ``min_answers`` gold answers and a
+    Jeffreys lower bound of their gold accuracy ≥ ``min_accuracy``."""
+    established = np.zeros(matrix.n_workers, dtype=bool)
+    if not gold:
+        return established
+    item_position = {item: index for index, item in enumerate(matrix.items)}
+    label_position = {label: index for index, label in enumerate(matrix.labels)}
+    truth = np.full(matrix.n_items, -1, dtype=np.int64)
+    for item, label in gold.items():
+        if item in item_position and label in label_position:
+            truth[item_position[item]] = label_position[label]
+    on_gold = truth[matrix.item_index] >= 0
+    answers = np.bincount(matrix.worker_index[on_gold], minlength=matrix.n_workers)
+    right = np.bincount(
+        matrix.worker_index[on_gold],
+        weights=(truth[matrix.item_index] == matrix.label_index)[on_gold].astype(float),
+        minlength=matrix.n_workers,
+    )
+    lower = beta_distribution.ppf(1.0 - level, right + 0.5, answers - right + 0.5)
+    established[(answers >= min_answers) & (np.nan_to_num(lower) >= min_accuracy)] = True
+    return established
+
+
+def vote_support(
+    matrix: VoteMatrix,
+    estimate: Estimate,
+    *,
+    established: np.ndarray | None = None,
+    weight_of_established: int = 2,
+) -> np.ndarray:
+    """(items × labels) informative votes behind each label.
+
+    A vote backs the label its worker's confusion makes most likely given that answer (an
+    adversary's "no" backs "yes"), if the likelihood ratio against the next label is at least
+    ``INFORMATIVE_RATIO``; a spammer's vote backs nothing. A worker established on gold counts
+    ``weight_of_established`` times, so their single vote can meet the stopping rule's
+    ``min_support``.
+    """
+    assert estimate.confusion is not None
+    columns = estimate.confusion[matrix.worker_index, :, matrix.label_index]  # votes × true
+    ordered = np.sort(columns, axis=1)
+    informative = ordered[:, -1] >= INFORMATIVE_RATIO * np.maximum(ordered[:, -2], 1e-300)
+    backed = columns.argmax(axis=1)
+    weight = np.where(informative, 1.0, 0.0)
+    if established is not None:
+        weight = np.where(
+            established[matrix.worker_index] & informative, weight_of_established, weight
+        )
+    support = np.zeros((matrix.n_items, matrix.n_labels))
+    np.add.at(support, (matrix.item_index, backed), weight)
+    return support
+
+
+def reliability_table(
+    confidence: np.ndarray,
+    right: np.ndarray,
+    *,
+    edges: tuple[float, ...] = (0.0, 0.5, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0),
+) -> list[dict[str, float | int]]:
+    """Predicted probability bins vs observed accuracy (bins are [low, high), the last closed)."""
+    rows: list[dict[str, float | int]] = []
+    for low, high in zip(edges[:-1], edges[1:], strict=True):
+        mask = (confidence >= low) & ((confidence < high) | (high == edges[-1]))
+        count = int(mask.sum())
+        if count == 0:
+            continue
+        rows.append(
+            {
+                "low": low,
+                "high": high,
+                "n": count,
+                "mean_predicted": round(float(confidence[mask].mean()), 4),
+                "observed": round(float(right[mask].mean()), 4),
+            }
+        )
+    return rows

@@ -1,0 +1,136 @@
+"""One synset's dynamic consensus, end to end: fit the worker model, choose between it and
+exchangeable workers by held-out likelihood on the seed set, calibrate the posterior on the seed
+and gold images, and decide each image on calibrated probabilities backed by at least two
+informative votes (Deng et al. 2009 §3.2, with the calibration of :mod:`calibration`)."""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Mapping
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from consensus.engine.calibration import (
+    SEED_MIN_VOTES,
+    Calibration,
+    established_workers,
+    fit_calibration,
+    vote_support,
+)
+from consensus.engine.dawid_skene import softmax_rows
+from consensus.engine.model import DEFAULT_PRIORS, ModelPriors, evidence_weight, fit_model
+from consensus.engine.stopping import StoppingRule
+from consensus.engine.types import Estimate, VoteMatrix
+
+MIN_SELECTION_IMAGES = 10  # seed images needed before the held-out choice of model is made
+
+
+@dataclass(frozen=True)
+class SynsetDecision:
+    estimate: Estimate  # the chosen model's fit (raw posterior)
+    posterior: np.ndarray  # calibrated (items × labels)
+    support: np.ndarray  # informative votes behind each label
+    codes: np.ndarray  # stopping-rule codes (stopping.ACCEPT …)
+    calibration: Calibration
+    model: str  # "workers" or "exchangeable"
+    held_out: dict[str, float]  # mean held-out log-likelihood per seed vote of each model
+
+
+def held_out_log_likelihood(matrix: VoteMatrix, estimate: Estimate, rows: np.ndarray) -> float:
+    """Mean log P(vote | the image's other votes) over the votes on ``rows``: each vote is
+    predicted from the posterior its image has without it, through its worker's confusion."""
+    assert estimate.confusion is not None
+    keep = np.isin(matrix.item_index, rows)
+    if not keep.any():
+        return float("nan")
+    items = matrix.item_index[keep]
+    workers, given = matrix.worker_index[keep], matrix.label_index[keep]
+    columns = estimate.confusion[workers, :, given]
+    if estimate.alpha is not None:
+        # The worker's confusion without this vote's own expected count (otherwise a worker's
+        # answer would vouch for itself and the per-worker model would always look better).
+        share = estimate.posterior[items]
+        cell = np.maximum(estimate.alpha[workers, :, given] - share, 1e-12)
+        row = np.maximum(estimate.alpha.sum(axis=-1)[workers] - share, 1e-12)
+        columns = cell / row
+        if estimate.honest is not None and estimate.spam_rows is not None:
+            honest = estimate.honest[workers][:, None]
+            columns = honest * columns + (1 - honest) * estimate.spam_rows[workers, given][:, None]
+    columns = np.maximum(columns, 1e-300)
+    per_vote = np.log(columns)
+    sums = np.zeros((matrix.n_items, matrix.n_labels))
+    np.add.at(sums, items, per_vote)
+    n_votes = matrix.votes_per_item()
+    weight = evidence_weight(n_votes[items] - 1, estimate.item_correlation)[:, None]
+    log_prior = np.log(np.maximum(estimate.class_prior, 1e-300))
+    without = softmax_rows(log_prior + weight * (sums[items] - per_vote))
+    return float(np.log(np.maximum((without * columns).sum(axis=1), 1e-300)).mean())
+
+
+def decide_synset(
+    matrix: VoteMatrix,
+    *,
+    rule: StoppingRule,
+    gold: Mapping[Hashable, Hashable] | None = None,
+    seed_rows: np.ndarray | None = None,
+    priors: ModelPriors = DEFAULT_PRIORS,
+    worker_prior: Mapping[Hashable, np.ndarray] | None = None,
+    class_prior_counts: np.ndarray | None = None,
+    init_posterior: np.ndarray | None = None,
+    vote_limit: np.ndarray | None = None,
+    choose_model: bool = True,
+    seed: int = 0,
+) -> SynsetDecision:
+    """Fit, choose, calibrate and decide (see the module docstring).
+
+    ``seed_rows``: the seed images (default: every image with ≥ 10 votes). Gold images are
+    clamped in the fit, calibrate the posterior, and establish the workers who answered them.
+    """
+    n_votes = matrix.votes_per_item()
+    if seed_rows is None:
+        seed_rows = np.flatnonzero(n_votes >= SEED_MIN_VOTES)
+    seed_rows = np.asarray(seed_rows, dtype=np.int64)
+    estimate = fit_model(
+        matrix, gold=gold, priors=priors, worker_prior=worker_prior,
+        class_prior_counts=class_prior_counts, init_posterior=init_posterior,
+    )  # fmt: skip
+    model = "workers"
+    held_out: dict[str, float] = {}
+    selection_rows = seed_rows[n_votes[seed_rows] >= 2]
+    if choose_model and not priors.pooled_workers and selection_rows.size >= MIN_SELECTION_IMAGES:
+        exchangeable = fit_model(
+            matrix, gold=gold, class_prior_counts=class_prior_counts,
+            priors=replace(priors, pooled_workers=True, spammer_mixture=False),
+            init_posterior=estimate.posterior,
+        )  # fmt: skip
+        held_out = {
+            "workers": held_out_log_likelihood(matrix, estimate, selection_rows),
+            "exchangeable": held_out_log_likelihood(matrix, exchangeable, selection_rows),
+        }
+        if held_out["exchangeable"] > held_out["workers"]:
+            estimate, model = exchangeable, "exchangeable"
+    calibration = fit_calibration(
+        matrix, estimate, seed_rows=seed_rows, gold=gold, max_size=rule.max_votes, seed=seed
+    )
+    posterior = calibration.apply(estimate.posterior)
+    if gold:
+        # Gold images keep their known answer.
+        position = {item: index for index, item in enumerate(matrix.items)}
+        label_position = {label: index for index, label in enumerate(matrix.labels)}
+        for item, label in gold.items():
+            if item in position and label in label_position:
+                posterior[position[item]] = 0.0
+                posterior[position[item], label_position[label]] = 1.0
+    support = vote_support(matrix, estimate, established=established_workers(matrix, gold))
+    codes = rule.decide_many(
+        posterior, n_votes, labels=matrix.labels, vote_limit=vote_limit, support=support
+    )
+    return SynsetDecision(
+        estimate=estimate,
+        posterior=posterior,
+        support=support,
+        codes=codes,
+        calibration=calibration,
+        model=model,
+        held_out=held_out,
+    )

@@ -1,0 +1,221 @@
+"""Calibrated stopping: spammer mixture, image difficulty, robust EM, calibration on the seed set,
+the two-informative-votes guard, and the choice between worker and exchangeable models."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from consensus.engine.calibration import (
+    FALLBACK_CAP,
+    established_workers,
+    fit_calibration,
+    reliability_table,
+    vote_support,
+)
+from consensus.engine.dynamic import decide_synset
+from consensus.engine.majority import majority_vote
+from consensus.engine.model import ModelPriors, fit_model, item_correlation
+from consensus.engine.stopping import ACCEPT, NEED_MORE, REJECT, StoppingRule
+from consensus.engine.types import VoteMatrix
+
+
+def _crowd(
+    *,
+    n_items: int,
+    votes_per_item: int,
+    accuracy: np.ndarray,
+    seed: int,
+    difficulty_spread: float = 0.0,
+    positive_share: float = 0.3,
+) -> tuple[VoteMatrix, np.ndarray]:
+    """Binary votes; each item draws distinct workers; ``difficulty_spread`` > 0 gives every
+    image its own accuracy shift (hard images make everyone err together)."""
+    rng = np.random.default_rng(seed)
+    n_workers = accuracy.size
+    truth = (rng.random(n_items) < positive_share).astype(np.int64)
+    workers = np.argsort(rng.random((n_items, n_workers)), axis=1)[:, :votes_per_item]
+    shift = rng.normal(0.0, difficulty_spread, n_items)[:, None] if difficulty_spread else 0.0
+    p_right = np.clip(accuracy[workers] + shift, 0.02, 0.999)
+    right = rng.random(workers.shape) < p_right
+    labels = np.where(right, truth[:, None], 1 - truth[:, None])
+    matrix = VoteMatrix(
+        items=tuple(range(n_items)),
+        workers=tuple(range(n_workers)),
+        labels=(0, 1),
+        item_index=np.repeat(np.arange(n_items), votes_per_item),
+        worker_index=workers.ravel(),
+        label_index=labels.ravel(),
+    )
+    return matrix, truth
+
+
+def test_a_single_majority_vote_is_not_certainty():
+    matrix = VoteMatrix.from_columns(["a"], ["w"], [1], label_set=[0, 1])
+    assert majority_vote(matrix).posterior[0].tolist() == pytest.approx([1 / 3, 2 / 3])
+    assert majority_vote(matrix, smoothing=0.0).posterior[0].tolist() == [0.0, 1.0]
+
+
+def test_spammer_mixture_finds_the_spammers_and_their_share():
+    accuracy = np.r_[np.full(30, 0.85), np.full(10, 0.5)]
+    matrix, _ = _crowd(n_items=600, votes_per_item=8, accuracy=accuracy, seed=1)
+    estimate = fit_model(matrix)
+    assert estimate.honest is not None
+    assert estimate.honest[:30].mean() > 0.9
+    assert estimate.honest[30:].mean() < 0.3
+    assert 0.6 < estimate.honest_share < 0.9
+
+
+def test_image_difficulty_is_measured_and_zero_without_it():
+    accuracy = np.full(40, 0.8)
+    plain, _ = _crowd(n_items=800, votes_per_item=6, accuracy=accuracy, seed=2)
+    varied, _ = _crowd(
+        n_items=800, votes_per_item=6, accuracy=accuracy, seed=2, difficulty_spread=0.25
+    )
+    plain_fit, varied_fit = fit_model(plain), fit_model(varied)
+    assert plain_fit.item_correlation < 0.03
+    assert varied_fit.item_correlation > 0.04
+    assert item_correlation(varied, varied_fit.posterior, varied_fit.confusion) > 0.04
+
+
+def test_image_difficulty_makes_many_votes_less_certain_but_keeps_the_label():
+    accuracy = np.full(40, 0.8)
+    matrix, _ = _crowd(
+        n_items=800, votes_per_item=6, accuracy=accuracy, seed=3, difficulty_spread=0.25
+    )
+    with_effect = fit_model(matrix)
+    without = fit_model(matrix, priors=ModelPriors(item_difficulty=False))
+    assert np.array_equal(with_effect.predicted(), without.predicted())
+    assert with_effect.posterior.max(axis=1).mean() < without.posterior.max(axis=1).mean()
+
+
+def test_a_first_round_of_one_vote_per_image_decides_nothing():
+    """20,000 images, one vote each from 500 workers: EM must not rate every worker perfect,
+    and no image may be decided on one unknown worker's vote."""
+    rng = np.random.default_rng(4)
+    n_items, n_workers = 20_000, 500
+    truth = rng.random(n_items) < 0.3
+    skill = np.clip(rng.normal(0.8, 0.1, n_workers), 0.5, 0.99)
+    workers = rng.integers(0, n_workers, n_items)
+    labels = np.where(rng.random(n_items) < skill[workers], truth, ~truth).astype(np.int64)
+    matrix = VoteMatrix(
+        items=tuple(range(n_items)),
+        workers=tuple(range(n_workers)),
+        labels=(0, 1),
+        item_index=np.arange(n_items),
+        worker_index=workers,
+        label_index=labels,
+    )
+    estimate = fit_model(matrix)
+    assert estimate.posterior.max(axis=1).max() < 0.99
+    rule = StoppingRule(accept_threshold=0.95, reject_threshold=0.95, positive=1)
+    decision = decide_synset(matrix, rule=rule)
+    assert np.all(decision.codes == NEED_MORE)
+
+
+def test_a_stray_third_label_does_not_collapse_the_model():
+    accuracy = np.r_[np.full(20, 0.9), np.full(10, 0.6)]
+    matrix, truth = _crowd(n_items=300, votes_per_item=8, accuracy=accuracy, seed=5)
+    clean = fit_model(matrix)
+    stray = VoteMatrix(
+        items=matrix.items,
+        workers=matrix.workers,
+        labels=(0, 1, "yes"),
+        item_index=np.r_[matrix.item_index, np.arange(5)],
+        worker_index=np.r_[matrix.worker_index, np.arange(5)],
+        label_index=np.r_[matrix.label_index, np.full(5, 2)],
+    )
+    dirty = fit_model(stray)
+    clean_accuracy = np.mean(clean.predicted() == truth)
+    assert np.mean(dirty.predicted() == truth) >= clean_accuracy - 0.02
+
+
+def _seeded(seed: int, *, n_items: int = 1500, seed_images: int = 100):
+    """Seed images with 10 votes, the others with 1–4 (as when collection is under way)."""
+    rng = np.random.default_rng(seed)
+    accuracy = np.clip(rng.normal(0.8, 0.08, 60), 0.55, 0.98)
+    full, truth = _crowd(
+        n_items=n_items, votes_per_item=10, accuracy=accuracy, seed=seed, difficulty_spread=0.15
+    )
+    shown = rng.integers(1, 5, n_items)
+    shown[:seed_images] = 10
+    rank = np.tile(np.arange(10), n_items)
+    return full.subset(rank < shown[full.item_index]), truth, np.arange(seed_images)
+
+
+def test_calibrated_probabilities_keep_their_promise():
+    matrix, truth, seed_rows = _seeded(6)
+    rule = StoppingRule(accept_threshold=0.95, reject_threshold=0.95, positive=1)
+    decision = decide_synset(matrix, rule=rule, seed_rows=seed_rows)
+    raw_best = decision.estimate.posterior.max(axis=1)
+    assert np.all(decision.posterior.max(axis=1) <= raw_best + 1e-12)
+    decided = np.isin(decision.codes, (ACCEPT, REJECT))
+    decided[seed_rows] = False
+    assert decided.sum() > 40
+    label = decision.posterior.argmax(axis=1)
+    assert np.mean(label[decided] == truth[decided]) >= 0.95
+
+
+def test_without_reference_data_nothing_is_certified_above_the_cap():
+    matrix, _, _ = _seeded(7, seed_images=0)
+    estimate = fit_model(matrix)
+    calibration = fit_calibration(matrix, estimate, seed_rows=np.array([], dtype=np.int64))
+    assert calibration.sources() == {"0": "fallback", "1": "fallback"}
+    assert calibration.apply(estimate.posterior).max() <= FALLBACK_CAP
+
+
+def test_gold_images_calibrate_and_establish_their_workers():
+    matrix, truth, _ = _seeded(8, seed_images=0)
+    gold = {item: int(truth[item]) for item in range(200)}
+    estimate = fit_model(matrix, gold=gold)
+    calibration = fit_calibration(
+        matrix, estimate, seed_rows=np.array([], dtype=np.int64), gold=gold
+    )
+    assert calibration.gold_images > 100
+    assert "observations" in calibration.sources()["0"]
+
+
+def test_one_vote_decides_only_for_a_worker_established_on_gold():
+    # "star" answered 40 gold images right; "new" answered none.
+    items = [f"g{k}" for k in range(40)] + ["x", "y"]
+    workers = ["star"] * 40 + ["star", "new"]
+    labels = [k % 2 for k in range(40)] + [1, 1]
+    # Others answer the gold images too, so the confusions are learnt.
+    for helper in range(6):
+        items += [f"g{k}" for k in range(40)]
+        workers += [f"h{helper}"] * 40
+        labels += [k % 2 for k in range(40)]
+    matrix = VoteMatrix.from_columns(items, workers, labels, label_set=[0, 1])
+    gold = {f"g{k}": k % 2 for k in range(40)}
+    established = established_workers(matrix, gold)
+    assert established[matrix.workers.index("star")]
+    assert not established[matrix.workers.index("new")]
+    estimate = fit_model(matrix, gold=gold)
+    support = vote_support(matrix, estimate, established=established)
+    rule = StoppingRule(accept_threshold=0.6, reject_threshold=0.6, positive=1)
+    codes = rule.decide_many(
+        estimate.posterior, matrix.votes_per_item(), labels=(0, 1), support=support
+    )
+    assert codes[matrix.items.index("x")] == ACCEPT
+    assert codes[matrix.items.index("y")] == NEED_MORE
+
+
+def test_exchangeable_model_is_chosen_when_workers_are_alike():
+    alike, _ = _crowd(n_items=400, votes_per_item=10, accuracy=np.full(30, 0.75), seed=9)
+    differ, _ = _crowd(
+        n_items=400, votes_per_item=10, accuracy=np.r_[np.full(15, 0.95), np.full(15, 0.55)],
+        seed=9,
+    )  # fmt: skip
+    rule = StoppingRule(positive=1)
+    assert decide_synset(alike, rule=rule).model == "exchangeable"
+    chosen = decide_synset(differ, rule=rule)
+    assert chosen.model == "workers"
+    assert chosen.held_out["workers"] > chosen.held_out["exchangeable"]
+
+
+def test_reliability_table_bins_predictions():
+    confidence = np.array([0.55, 0.65, 0.96, 0.97, 0.995])
+    right = np.array([1.0, 0.0, 1.0, 1.0, 1.0])
+    rows = reliability_table(confidence, right)
+    assert [row["n"] for row in rows] == [2, 2, 1]
+    assert rows[0]["observed"] == 0.5
