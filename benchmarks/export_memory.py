@@ -25,7 +25,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import numpy as np  # noqa: E402
 from PIL import Image  # noqa: E402
 
-from labeling.export import (  # noqa: E402
+from exports.writer import (  # noqa: E402
     ExportRecord,
     SynsetInfo,
     export_imagenet,

@@ -42,8 +42,8 @@ def main() -> None:
     from django.utils import timezone
 
     from candidates.models import Candidate
+    from consensus.recompute import synset_recompute_consensus
     from labeling.models import Assignment, Item, Project, ProjectSynset, Vote
-    from labeling.recompute import synset_recompute_consensus
     from synsets.models import Synset
 
     try:

@@ -65,8 +65,12 @@ INSTALLED_APPS = [
     "axes",
     "synsets",
     "candidates",
+    # The pipeline, in order: an app imports only the apps above it (docs/architecture.md).
     "labeling",
     "consensus",
+    "crowds",
+    "exports",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -249,20 +253,18 @@ CELERY_TASK_TIME_LIMIT = 660
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {
     "candidates.tasks.*": {"queue": "downloads"},
-    "labeling.tasks.recompute_*": {"queue": "consensus"},
-    "labeling.tasks.crowd_*": {"queue": "crowd"},
+    "consensus.tasks.*": {"queue": "consensus"},
+    "crowds.tasks.*": {"queue": "crowd"},
 }
 CELERY_TASK_ALWAYS_EAGER = False
-# Tasks outside an app's tasks.py module (Celery's autodiscovery finds only those).
-CELERY_IMPORTS = ("labeling.crowds.tasks", "labeling.export.tasks")
-CELERY_TASK_ROUTES["labeling.crowds.tasks.*"] = {"queue": "crowd"}
+# Every app's tasks live in its tasks.py, found by autodiscovery (config/celery.py).
 CELERY_BEAT_SCHEDULE = {
     "labeling-leases-expire": {"task": "labeling.tasks.leases_expire_task", "schedule": 60.0},
-    "labeling-recompute-sweep": {
-        "task": "labeling.tasks.recompute_pending_sweep",
+    "consensus-recompute-sweep": {
+        "task": "consensus.tasks.recompute_pending_sweep",
         "schedule": 120.0,
     },
-    "crowds-mturk-sync": {"task": "labeling.crowds.tasks.crowd_sync_sweep", "schedule": 300.0},
+    "crowds-mturk-sync": {"task": "crowds.tasks.crowd_sync_sweep", "schedule": 300.0},
 }
 
 # WordNet through nltk (product.md §1.1): NLTK_DATA is searched first; on Debian the loader lays
@@ -284,7 +286,7 @@ CANDIDATES_DOWNLOAD_CONCURRENCY = env.int("CANDIDATES_DOWNLOAD_CONCURRENCY", def
 DEMO_IMAGES = env("DEMO_IMAGES", default="")
 EXPORT_ROOT = Path(env("EXPORT_ROOT", default=str(VAR_DIR / "exports")))
 
-# Crowds (labeling/crowds/conf.py). Mechanical Turk closed on 2026-09-30 (AWS API reference);
+# Crowds (crowds/conf.py; docs/crowds.md). Mechanical Turk closed on 2026-09-30 (AWS API reference);
 # the sandbox stays the default and production needs MTURK_SANDBOX=0.
 MTURK_SANDBOX = env.bool("MTURK_SANDBOX", default=True)
 MTURK_ENDPOINT_URL = env("MTURK_ENDPOINT_URL", default="")

@@ -8,8 +8,8 @@ from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from candidates.urls import api_urlpatterns as candidate_api
-from labeling.crowds.urls import api_urlpatterns as crowds_api
-from labeling.dashboards.urls import api_urlpatterns as dashboards_api
+from crowds.urls import api_urlpatterns as crowds_api
+from dashboards.urls import api_urlpatterns as dashboards_api
 from labeling.urls import api_urlpatterns as labeling_api
 from synsets.urls import api_urlpatterns as synset_api
 
@@ -36,8 +36,8 @@ urlpatterns = [
     path("", include("synsets.urls")),
     path("", include("candidates.urls")),
     path("", include("labeling.urls")),
-    path("", include("labeling.dashboards.urls")),
-    path("", include("labeling.crowds.urls")),
+    path("", include("dashboards.urls")),
+    path("", include("crowds.urls")),
     path("api/", include(api_patterns)),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     # The split view serves its script from a URL, so the docs work under our CSP.

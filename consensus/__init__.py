@@ -1,3 +1,4 @@
-"""Dynamic consensus: ``engine/`` is the pure maths (numpy/scipy, no Django); the app's own modules
-wire it to the database. May import synsets, candidates and labeling; nothing upstream imports it
-except through ``labeling``'s recompute hook."""
+"""Consensus: ``engine/`` is the pure maths of dynamic consensus (numpy/scipy, no Django); the
+app's own modules (``recompute``, ``tasks``) wire it to labeling's votes and items. May import
+synsets, candidates and labeling; labeling reaches it only through the ``labeling.signals``
+interface, which this app connects to in ``ConsensusConfig.ready``."""

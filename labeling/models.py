@@ -14,6 +14,13 @@ from synsets.models import Synset
 
 # Deng et al. 2009 §3.2: the seed set collects "at least 10 votes" per image.
 MIN_SEED_VOTES = 10
+# Toloka-style skill smoothing of a worker's gold record: q = (K + correct) / (2K + total), K = 0.5.
+# A new worker starts at 0.5, and one lucky or unlucky answer does not decide a block.
+GOLD_SMOOTHING_K = 0.5
+
+
+def gold_accuracy_smoothed(*, correct: int, total: int, k: float = GOLD_SMOOTHING_K) -> float:
+    return (k + correct) / (2 * k + total)
 
 
 class Project(TimeStampedModel):
@@ -68,7 +75,7 @@ class Project(TimeStampedModel):
     # Leases and pay.
     lease_seconds = models.PositiveIntegerField(default=600, validators=[MinValueValidator(30)])
     reward_cents_per_hit = models.PositiveIntegerField(default=5)
-    # Crowds (labeling/crowds/, product.md §1.5): where HITs are published, and the spending cap
+    # Crowds (crowds/, product.md §1.5): where HITs are published, and the spending cap
     # that publishing to a paid crowd never exceeds (rewards + platform fees + bonuses).
     crowd_backend = models.CharField(
         max_length=8,
@@ -216,8 +223,6 @@ class WorkerProfile(TimeStampedModel):
 
     @property
     def gold_accuracy(self) -> float:
-        from labeling.quality import gold_accuracy_smoothed
-
         return gold_accuracy_smoothed(correct=self.gold_correct, total=self.gold_total)
 
 
@@ -326,15 +331,3 @@ class Vote(models.Model):
     def __str__(self) -> str:
         return f"vote {self.item_id} by {self.worker_id}: {self.label}"
 
-
-# Crowd publishing models live in their own module; imported here so Django registers them.
-from labeling.audit.models import AuditRun, AuditSample  # noqa: E402, F401
-from labeling.crowds.models import (  # noqa: E402, F401
-    CrowdAssignment,
-    CrowdHIT,
-    CrowdPayment,
-    CrowdPublication,
-    PanelConfig,
-    PanelParticipant,
-)
-from labeling.export.models import ExportJob  # noqa: E402, F401

@@ -10,19 +10,15 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+# The smoothed gold accuracy itself (gold_accuracy_smoothed) is defined beside WorkerProfile in
+# labeling.models, which owns that invariant.
 from .models import Assignment, Item, Project, ProjectSynset, Vote, WorkerProfile
 
-# Toloka's skill smoothing: q = (K + correct) / (2K + total), K = 0.5 (product.md §1.4).
-GOLD_SMOOTHING_K = 0.5
 # People verify about one image per 1.7 s (product.md §4); under 0.3 s per image for a whole
 # grid is not looking.
 TOO_FAST_MS_PER_IMAGE = 300
 # All-yes or all-no over this many consecutive HITs is flagged as a constant answerer.
 CONSTANT_ANSWER_HITS = 5
-
-
-def gold_accuracy_smoothed(*, correct: int, total: int, k: float = GOLD_SMOOTHING_K) -> float:
-    return (k + correct) / (2 * k + total)
 
 
 def worker_profile_get(*, worker: AbstractBaseUser, lock: bool = False) -> WorkerProfile:

@@ -2,64 +2,13 @@
 
 from __future__ import annotations
 
-import logging
-
 from celery import shared_task
-from kombu.exceptions import OperationalError as BrokerError
 
 from .hits.scheduler import EXPIRE_BATCH, leases_expire
-from .models import ProjectSynset
-from .recompute import synset_recompute_consensus
 
-logger = logging.getLogger(__name__)
-
-SWEEP_BATCH = 200
-
-
-# Votes arriving within this window share one recompute (debounce).
-RECOMPUTE_DELAY_SECONDS = 2
-
-
-def recompute_synset_later(project_synset_id: int) -> None:
-    """Mark the synset for recompute and enqueue it once; call from ``transaction.on_commit``.
-
-    Debounced: only the submission that flips ``needs_recompute`` enqueues a task; the task
-    clears the flag when it starts reading votes, so later votes enqueue the next one. A broker
-    outage is logged, not raised: the vote is already committed and the flag lets
-    ``recompute_pending_sweep`` catch up.
-    """
-    flipped = ProjectSynset.objects.filter(pk=project_synset_id, needs_recompute=False).update(
-        needs_recompute=True
-    )
-    if not flipped:
-        return
-    try:
-        recompute_synset.apply_async((project_synset_id,), countdown=RECOMPUTE_DELAY_SECONDS)
-    except (BrokerError, OSError):
-        logger.warning("broker unavailable; synset %s left for the sweep", project_synset_id)
-    except Exception:
-        # Runs after the votes committed: whatever the broker client raises, the request must
-        # not fail — the needs_recompute flag lets the sweep catch up.
-        logger.exception("enqueue failed; synset %s left for the sweep", project_synset_id)
-
-
-@shared_task(bind=True, acks_late=True, soft_time_limit=300, time_limit=330)
-def recompute_synset(self, project_synset_id: int) -> None:
-    """Recompute one synset's consensus (idempotent; safe to kill and rerun)."""
-    synset_recompute_consensus(project_synset_id=project_synset_id)
-
-
-@shared_task(soft_time_limit=120, time_limit=150)
-def recompute_pending_sweep() -> int:
-    """Periodic: recompute synsets whose enqueue was lost (bounded batch)."""
-    ids = list(
-        ProjectSynset.objects.filter(needs_recompute=True)
-        .order_by("updated_at")
-        .values_list("pk", flat=True)[:SWEEP_BATCH]
-    )
-    for project_synset_id in ids:
-        synset_recompute_consensus(project_synset_id=project_synset_id)
-    return len(ids)
+# Until every caller sends ``labeling.signals.synset_votes_changed`` itself: the name the
+# submission path has always called after commit.
+from .signals import synset_votes_changed_send as recompute_synset_later  # noqa: F401
 
 
 @shared_task(soft_time_limit=120, time_limit=150)

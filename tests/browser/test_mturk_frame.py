@@ -14,12 +14,12 @@ from botocore.config import Config
 from botocore.stub import Stubber
 from django.conf import settings
 
-from labeling.crowds.conf import MTURK_SANDBOX_ENDPOINT
-from labeling.crowds.models import CrowdAssignment, CrowdHIT, CrowdPublication
-from labeling.crowds.mturk import MTurkApi, mturk_sync
+from crowds.conf import MTURK_SANDBOX_ENDPOINT
+from crowds.models import CrowdAssignment, CrowdHIT, CrowdPublication
+from crowds.mturk import MTurkApi, mturk_sync
 from labeling.models import Vote
-from tests.labeling.crowds.standin import PlatformStandIn
-from tests.labeling.crowds.test_mturk_sync import answer_xml
+from tests.crowds.standin import PlatformStandIn
+from tests.crowds.test_mturk_sync import answer_xml
 from tests.labeling.project_factories import project_make
 
 # Playwright's sync API runs an event loop in this thread; the DB work here is plain sync code.

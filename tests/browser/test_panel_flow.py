@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from labeling.crowds.models import CrowdPayment, PanelParticipant
-from labeling.crowds.panels import panel_configure
+from crowds.models import CrowdPayment, PanelParticipant
+from crowds.panels import panel_configure
 from labeling.models import Vote
-from tests.labeling.crowds.standin import PlatformStandIn
+from tests.crowds.standin import PlatformStandIn
 from tests.labeling.project_factories import project_make
 
 # Playwright's sync API runs an event loop in this thread; the DB work here is plain sync code.

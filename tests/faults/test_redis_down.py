@@ -8,10 +8,10 @@ import time
 import pytest
 from rest_framework.test import APIClient
 
+from consensus.recompute import synset_recompute_consensus
+from consensus.tasks import recompute_pending_sweep, recompute_synset_later
 from labeling.models import ProjectSynset, Vote
-from labeling.recompute import synset_recompute_consensus
 from labeling.roles import annotator_create
-from labeling.tasks import recompute_pending_sweep, recompute_synset_later
 from tests.faults.conftest import wait_until
 from tests.labeling.project_factories import project_make
 

@@ -16,9 +16,9 @@ from django.db import connection, transaction
 
 from candidates.collection import collection_job_create
 from candidates.models import Candidate, CollectionJob
+from consensus.recompute import synset_recompute_consensus
+from consensus.tasks import recompute_synset
 from labeling.models import ProjectSynset
-from labeling.recompute import synset_recompute_consensus
-from labeling.tasks import recompute_synset
 from tests.conftest import _database_url
 from tests.factories import SynsetFactory
 from tests.faults.conftest import WORKER_VISIBILITY_TIMEOUT, wait_until

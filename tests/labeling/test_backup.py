@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 
+from consensus.recompute import synset_recompute_consensus
 from labeling.models import Item, ProjectSynset, Vote
-from labeling.recompute import synset_recompute_consensus
 from tests.labeling.vote_factories import project_with_votes
 
 pytestmark = pytest.mark.django_db

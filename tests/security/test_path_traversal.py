@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from candidates.sources.folder import LocalFolderSource
-from labeling.export.writer import ExportRecord, SynsetInfo, check_wnid, export_imagenet
+from exports.writer import ExportRecord, SynsetInfo, check_wnid, export_imagenet
 from tests.factories import jpeg_bytes
 
 WNID = "n02084071"

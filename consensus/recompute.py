@@ -1,0 +1,229 @@
+"""Per-synset dynamic consensus (Deng et al. 2009 §3.2) wired to the database: read a synset's
+counted votes, run the project's consensus method, and write each image's posterior, state and
+how many more votes to ask for — which is what the scheduler serves next.
+
+Locked per synset (row lock on its ProjectSynset), idempotent (the result depends only on the
+votes), and safe to kill and rerun: everything is written in one transaction.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+from django.db import connection, transaction
+from django.utils import timezone
+
+from consensus.engine.confidence_table import ConfidenceTable, confidence_table_from_votes
+from consensus.engine.model import aggregate
+from consensus.engine.stopping import StoppingRule
+from consensus.engine.types import Decision
+from consensus.engine.types import Vote as EngineVote
+from labeling.models import Item, Project, ProjectSynset, Vote
+
+# The table needs enough finished seed images before its cells mean anything.
+MIN_SEED_ITEMS_FOR_TABLE = 5
+
+
+@dataclass(frozen=True)
+class RecomputeSummary:
+    project_synset_id: int
+    method: str
+    items: int
+    votes: int
+    accepted: int
+    rejected: int
+    undecided: int
+    changed: int
+    seconds: float
+
+
+def _seed_table(project: Project, votes, seed_ids: set[int]) -> ConfidenceTable | None:
+    seed_votes = [v for v in votes if v.item in seed_ids]
+    per_item: dict[int, int] = {}
+    for vote in seed_votes:
+        per_item[vote.item] = per_item.get(vote.item, 0) + 1
+    finished = sum(1 for n in per_item.values() if n >= project.seed_votes)
+    if finished < MIN_SEED_ITEMS_FOR_TABLE:
+        return None
+    return confidence_table_from_votes(seed_votes, positive=True, min_votes=project.seed_votes)
+
+
+def _table_json(table: ConfidenceTable | None) -> dict:
+    if table is None:
+        return {}
+    return {
+        "rows": [list(row) for row in table.rows(max_total=3)],
+        "max_votes": table.max_votes,
+        "good_share": round(table.good_share, 4),
+        "semantic_difficulty": round(table.semantic_difficulty, 4),
+        "p_good": [
+            [None if np.isnan(p) else round(float(p), 4) for p in row] for row in table.p_good
+        ],
+    }
+
+
+def _decide(
+    project: Project,
+    items: list[dict],
+    votes: list[EngineVote],
+    gold: dict[int, bool],
+    table: ConfidenceTable | None,
+) -> tuple[dict[int, tuple[str, float | None, int]], float | None]:
+    """(state, posterior, votes_needed) for every non-gold item, and the synset's difficulty."""
+    rule = StoppingRule(
+        accept_threshold=project.accept_threshold,
+        reject_threshold=project.reject_threshold,
+        max_votes=project.max_votes,
+        positive=True,
+    )
+    counts: dict[int, list[int]] = {}
+    for vote in votes:
+        yes_no = counts.setdefault(vote.item, [0, 0])
+        yes_no[0 if vote.label else 1] += 1
+
+    posterior: dict[int, float] = {}
+    decision: dict[int, Decision] = {}
+    difficulty = table.semantic_difficulty if table is not None else None
+    if project.consensus_method == Project.ConsensusMethod.IMAGENET_TABLE:
+        if table is not None:
+            for item in items:
+                yes, no = counts.get(item["pk"], (0, 0))
+                if yes + no > table.max_votes:
+                    yes, no = _scale_to(table.max_votes, yes, no)
+                posterior[item["pk"]] = table.p(yes, no)
+                decision[item["pk"]] = table.decide(
+                    yes, no,
+                    accept_threshold=project.accept_threshold,
+                    reject_threshold=project.reject_threshold,
+                    max_votes=project.max_votes,
+                )  # fmt: skip
+    elif votes:
+        result = aggregate(votes, labels=[False, True], gold=gold or None, rule=rule)
+        difficulty = result.difficulty
+        for pk, item_result in result.items.items():
+            posterior[pk] = float(item_result.posterior.get(True, 0.0))
+            decision[pk] = item_result.decision
+
+    out: dict[int, tuple[str, float | None, int]] = {}
+    for item in items:
+        pk = item["pk"]
+        n = sum(counts.get(pk, (0, 0)))
+        p = posterior.get(pk)
+        # Seed images always collect their full seed_votes first: they calibrate the table.
+        if item["is_seed"] and n < project.seed_votes:
+            out[pk] = (Item.State.PENDING, p, project.seed_votes - n)
+            continue
+        verdict = decision.get(pk)
+        if verdict is Decision.ACCEPT:
+            out[pk] = (Item.State.ACCEPTED, p, 0)
+        elif verdict is Decision.REJECT:
+            out[pk] = (Item.State.REJECTED, p, 0)
+        elif verdict is Decision.UNDECIDED or n >= project.max_votes:
+            out[pk] = (Item.State.UNDECIDED, p, 0)
+        else:
+            # Not decided yet: at least min_votes in total, then one more at a time.
+            out[pk] = (Item.State.PENDING, p, max(project.min_votes - n, 1))
+    return out, difficulty
+
+
+def _scale_to(cap: int, yes: int, no: int) -> tuple[int, int]:
+    """Map a vote count beyond the table onto its last row, keeping the yes share."""
+    total = yes + no
+    scaled_yes = round(cap * yes / total)
+    return scaled_yes, cap - scaled_yes
+
+
+def _write_items(changes: list[tuple[int, str, float | None, int]]) -> None:
+    if not changes:
+        return
+    if connection.vendor == "postgresql":
+        from psycopg2.extras import execute_values
+
+        with connection.cursor() as cursor:
+            execute_values(
+                cursor.cursor,
+                "UPDATE labeling_item AS i SET state = v.state, posterior = v.posterior, "
+                "votes_needed = v.votes_needed, updated_at = now() "
+                "FROM (VALUES %s) AS v(id, state, posterior, votes_needed) WHERE i.id = v.id",
+                changes,
+                template="(%s, %s, %s::double precision, %s)",
+                page_size=2000,
+            )
+        return
+    objs = [
+        Item(pk=pk, state=state, posterior=posterior, votes_needed=needed)
+        for pk, state, posterior, needed in changes
+    ]
+    Item.objects.bulk_update(objs, ["state", "posterior", "votes_needed"], batch_size=500)
+
+
+def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | None:
+    """Recompute one synset of one project; returns None when it no longer exists."""
+    started = time.perf_counter()
+    with transaction.atomic():
+        project_synset = (
+            ProjectSynset.objects.select_for_update()
+            .select_related("project")
+            .filter(pk=project_synset_id)
+            .first()
+        )
+        if project_synset is None:
+            return None
+        # Cleared before reading: a vote committed after our read sets it again and re-enqueues.
+        ProjectSynset.objects.filter(pk=project_synset_id).update(needs_recompute=False)
+        project = project_synset.project
+        scope = {"project_id": project.pk, "synset_id": project_synset.synset_id}
+        rows = Item.objects.filter(**scope).values(
+            "pk", "is_seed", "is_gold", "gold_label", "state", "posterior", "votes_needed"
+        )
+        items, gold = [], {}
+        for row in rows:
+            if row["is_gold"]:
+                gold[row["pk"]] = bool(row["gold_label"])
+            else:
+                items.append(row)
+        votes = [
+            EngineVote(item=item_id, worker=worker_id, label=label)
+            for item_id, worker_id, label in Vote.objects.filter(
+                item__project_id=project.pk,
+                item__synset_id=project_synset.synset_id,
+                status=Vote.Status.CONFIRMED,
+            ).values_list("item_id", "worker_id", "label")
+        ]
+        seed_ids = {row["pk"] for row in items if row["is_seed"]}
+        table = _seed_table(project, votes, seed_ids)
+        decided, difficulty = _decide(project, items, votes, gold, table)
+        changes = []
+        for row in items:
+            state, posterior, needed = decided[row["pk"]]
+            if posterior is not None:
+                posterior = min(max(posterior, 0.0), 1.0)
+            if (state, posterior, needed) != (row["state"], row["posterior"], row["votes_needed"]):
+                changes.append((row["pk"], state, posterior, needed))
+        _write_items(changes)
+        states = [decided[row["pk"]][0] for row in items]
+        accepted = states.count(Item.State.ACCEPTED)
+        rejected = states.count(Item.State.REJECTED)
+        undecided = states.count(Item.State.UNDECIDED)
+        ProjectSynset.objects.filter(pk=project_synset_id).update(
+            accepted_count=accepted,
+            rejected_count=rejected,
+            undecided_count=undecided,
+            difficulty=difficulty,
+            confidence_table=_table_json(table),
+            recomputed_at=timezone.now(),
+            updated_at=timezone.now(),
+        )
+    return RecomputeSummary(
+        project_synset_id=project_synset_id,
+        method=project.consensus_method,
+        items=len(items),
+        votes=len(votes),
+        accepted=accepted,
+        rejected=rejected,
+        undecided=undecided,
+        changed=len(changes),
+        seconds=time.perf_counter() - started,
+    )

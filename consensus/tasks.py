@@ -1,0 +1,67 @@
+"""Celery tasks of consensus: the debounced per-synset recompute and its periodic sweep (thin
+wrappers over ``consensus.recompute``, taking ids; routed to the ``consensus`` queue)."""
+
+from __future__ import annotations
+
+import logging
+
+from celery import shared_task
+from kombu.exceptions import OperationalError as BrokerError
+
+from labeling.models import ProjectSynset
+
+from .recompute import synset_recompute_consensus
+
+logger = logging.getLogger(__name__)
+
+SWEEP_BATCH = 200
+
+# Votes arriving within this window share one recompute (debounce).
+RECOMPUTE_DELAY_SECONDS = 2
+
+
+def recompute_synset_later(project_synset_id: int) -> None:
+    """Mark the synset for recompute and enqueue it once; call from ``transaction.on_commit``.
+
+    Debounced: only the submission that flips ``needs_recompute`` enqueues a task; the task
+    clears the flag when it starts reading votes, so later votes enqueue the next one. A broker
+    outage is logged, not raised: the vote is already committed and the flag lets
+    ``recompute_pending_sweep`` catch up.
+    """
+    flipped = ProjectSynset.objects.filter(pk=project_synset_id, needs_recompute=False).update(
+        needs_recompute=True
+    )
+    if not flipped:
+        return
+    try:
+        recompute_synset.apply_async((project_synset_id,), countdown=RECOMPUTE_DELAY_SECONDS)
+    except (BrokerError, OSError):
+        logger.warning("broker unavailable; synset %s left for the sweep", project_synset_id)
+    except Exception:
+        # Runs after the votes committed: whatever the broker client raises, the request must
+        # not fail — the needs_recompute flag lets the sweep catch up.
+        logger.exception("enqueue failed; synset %s left for the sweep", project_synset_id)
+
+
+def recompute_on_votes_changed(sender, *, project_synset_id: int, **kwargs) -> None:
+    """Receiver of ``labeling.signals.synset_votes_changed`` (connected in ``apps.py``)."""
+    recompute_synset_later(project_synset_id)
+
+
+@shared_task(bind=True, acks_late=True, soft_time_limit=300, time_limit=330)
+def recompute_synset(self, project_synset_id: int) -> None:
+    """Recompute one synset's consensus (idempotent; safe to kill and rerun)."""
+    synset_recompute_consensus(project_synset_id=project_synset_id)
+
+
+@shared_task(soft_time_limit=120, time_limit=150)
+def recompute_pending_sweep() -> int:
+    """Periodic: recompute synsets whose enqueue was lost (bounded batch)."""
+    ids = list(
+        ProjectSynset.objects.filter(needs_recompute=True)
+        .order_by("updated_at")
+        .values_list("pk", flat=True)[:SWEEP_BATCH]
+    )
+    for project_synset_id in ids:
+        synset_recompute_consensus(project_synset_id=project_synset_id)
+    return len(ids)

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class CrowdsConfig(AppConfig):
+    name = "crowds"
+    verbose_name = "Crowds"

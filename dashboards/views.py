@@ -1,0 +1,188 @@
+"""Admin pages of a project (staff only): the dashboard, one synset's consensus picture, the
+workers with block/unblock, and dataset exports with live progress and a streamed download."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import get_user_model
+from django.core.exceptions import ValidationError
+from django.http import Http404, JsonResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
+
+from exports.models import ExportJob
+from exports.service import export_job_create, export_tar_stream
+from labeling.models import Project, ProjectSynset
+from labeling.quality import worker_block, worker_unblock
+
+from . import charts, selectors
+from .access import staff_required, staff_required_json
+
+BLOCK_REASON_MAX = 255
+
+
+@staff_required
+@require_GET
+def project_list_page(request):
+    projects = Project.objects.order_by("name")
+    return render(request, "dashboards/index.html", {"projects": projects})
+
+
+@never_cache
+@staff_required
+@require_GET
+def project_dashboard_page(request, slug: str):
+    project = get_object_or_404(Project, slug=slug)
+    data = selectors.project_dashboard(project=project)
+    context = {
+        "project": project,
+        **data,
+        "funnel_svg": charts.funnel_chart(data["total"], title=f"{project.name}: funnel"),
+        "progress_svg": charts.progress_bars(
+            data["progress_rows"], title="Accepted images per synset, to target"
+        ),
+        "throughput_svg": charts.throughput_chart(
+            data["throughput"], title=f"Votes per {data['throughput_unit']}"
+        ),
+    }
+    return render(request, "dashboards/project.html", context)
+
+
+@never_cache
+@staff_required
+@require_GET
+def synset_page(request, slug: str, wnid: str):
+    project = get_object_or_404(Project, slug=slug)
+    if not ProjectSynset.objects.filter(project=project, synset_id=wnid).exists():
+        raise Http404("synset not in this project")
+    data = selectors.synset_page(project=project, wnid=wnid)
+    label = f"{data['synset'].name} ({wnid})"
+    if data["table_rows"]:
+        table_svg = charts.confidence_heat_table(
+            [(label, data["table_rows"])],
+            accept_threshold=project.accept_threshold,
+            title="Confidence table (seed set)",
+        )
+    elif data["empirical_rows"]:
+        table_svg = charts.confidence_heat_table(
+            [(label, data["empirical_rows"])],
+            accept_threshold=project.accept_threshold,
+            title="Mean posterior per vote pattern",
+        )
+    else:
+        table_svg = None
+    context = {
+        "project": project,
+        **data,
+        "table_svg": table_svg,
+        "votes_svg": charts.vote_distribution_chart(
+            data["vote_rows"], title="Votes per outcome", normalize=False
+        ),
+        "diversity": selectors.synset_diversity(project=project, wnid=wnid),
+    }
+    return render(request, "dashboards/synset.html", context)
+
+
+@never_cache
+@staff_required
+@require_GET
+def workers_page(request, slug: str):
+    project = get_object_or_404(Project, slug=slug)
+    workers = selectors.project_workers(project=project)
+    return render(
+        request, "dashboards/workers.html", {"project": project, "workers": workers}
+    )
+
+
+@staff_required
+@require_POST
+def worker_block_view(request, slug: str, user_id: int):
+    project = get_object_or_404(Project, slug=slug)
+    worker = get_object_or_404(get_user_model(), pk=user_id)
+    reason = " ".join(request.POST.get("reason", "").split())[:BLOCK_REASON_MAX]
+    if not reason:
+        messages.error(request, "Give a reason for the block.")
+    else:
+        excluded = worker_block(worker=worker, reason=f"{reason} (by {request.user})")
+        messages.success(request, f"Blocked {worker}; {excluded} votes excluded.")
+    return redirect("dashboards:workers", slug=project.slug)
+
+
+@staff_required
+@require_POST
+def worker_unblock_view(request, slug: str, user_id: int):
+    project = get_object_or_404(Project, slug=slug)
+    worker = get_object_or_404(get_user_model(), pk=user_id)
+    worker_unblock(worker=worker)
+    messages.success(request, f"Unblocked {worker}; their excluded votes stay excluded.")
+    return redirect("dashboards:workers", slug=project.slug)
+
+
+@never_cache
+@staff_required
+@require_http_methods(["GET", "POST"])
+def exports_page(request, slug: str):
+    project = get_object_or_404(Project, slug=slug)
+    if request.method == "POST":
+        fmt = request.POST.get("format", ExportJob.Format.IMAGENET)
+        try:
+            val_fraction = float(request.POST.get("val_fraction") or 0)
+            if fmt not in ExportJob.Format.values:
+                raise ValueError(f"unknown format {fmt!r}")
+            export_job_create(
+                project=project,
+                created_by=request.user,
+                fmt=fmt,
+                val_fraction=val_fraction,
+                seed=(request.POST.get("seed") or "0")[:64],
+            )
+        except ValidationError as error:
+            messages.error(request, f"Export not started: {'; '.join(error.messages)}")
+        except ValueError as error:
+            messages.error(request, f"Export not started: {error}")
+        return redirect("dashboards:exports", slug=project.slug)
+    jobs = ExportJob.objects.filter(project=project)[:20]
+    return render(request, "dashboards/exports.html", {"project": project, "jobs": jobs})
+
+
+@staff_required
+@require_GET
+def export_download(request, slug: str, pk: int):
+    job = get_object_or_404(ExportJob.objects.select_related("project"), pk=pk, project__slug=slug)
+    if job.status != ExportJob.Status.DONE:
+        raise Http404("export not finished")
+    response = StreamingHttpResponse(export_tar_stream(job=job), content_type="application/x-tar")
+    response["Content-Disposition"] = (
+        f'attachment; filename="{job.project.slug}-export-{job.pk}.tar"'
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def export_job_json(job: ExportJob) -> dict:
+    done = job.status == ExportJob.Status.DONE
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "format": job.format,
+        "classes_total": job.classes_total,
+        "classes_done": job.classes_done,
+        "images_done": job.images_done,
+        "progress": round(job.progress, 4),
+        "error": job.error,
+        "summary": job.summary,
+        "download_url": reverse("dashboards:export-download", args=[job.project.slug, job.pk])
+        if done
+        else None,
+    }
+
+
+@never_cache
+@staff_required_json
+@require_GET
+def export_status_api(request, pk: int):
+    """Polled by the exports page for its live progress bars."""
+    job = get_object_or_404(ExportJob.objects.select_related("project"), pk=pk)
+    return JsonResponse(export_job_json(job))

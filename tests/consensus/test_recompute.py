@@ -1,0 +1,168 @@
+"""Consensus wiring: votes in the database → posteriors, decisions and votes_needed per image,
+which the scheduler then follows (issue 5 §4)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.db import transaction
+
+from consensus.recompute import synset_recompute_consensus
+from labeling.hits.scheduler import hit_next_for_worker
+from labeling.hits.submission import assignment_submit
+from labeling.models import Item, Project, ProjectSynset, Vote
+from tests.labeling.project_factories import project_make
+
+
+def _truth(project: Project) -> dict[int, bool]:
+    ids = list(Item.objects.filter(project=project, is_gold=False).order_by("pk").values_list(
+        "pk", flat=True))  # fmt: skip
+    return {pk: index % 3 == 0 for index, pk in enumerate(ids)}
+
+
+def _label_until_done(project: Project, workers, truth, *, wrong: set[int] = frozenset(),
+                      recompute: bool = True, rounds: int = 40) -> int:  # fmt: skip
+    """Workers take HITs and answer (worker ids in ``wrong`` flip every answer) until the
+    scheduler has nothing left; returns the number of HITs."""
+    hits = 0
+    for _ in range(rounds):
+        served = False
+        for worker in workers:
+            assignment = hit_next_for_worker(project=project, worker=worker)
+            if assignment is None:
+                continue
+            served = True
+            hits += 1
+            item_ids = list(assignment.items.values_list("pk", flat=True))
+            answer = {pk: truth.get(pk, False) != (worker.pk in wrong) for pk in item_ids}
+            gold = dict(Item.objects.filter(pk__in=item_ids, is_gold=True).values_list(
+                "pk", "gold_label"))  # fmt: skip
+            answer.update({pk: label != (worker.pk in wrong) for pk, label in gold.items()})
+            assignment_submit(
+                assignment_id=assignment.pk, worker=worker,
+                selected=[pk for pk, yes in answer.items() if yes],
+                unselected=[pk for pk, yes in answer.items() if not yes],
+                duration_ms=20_000,
+            )  # fmt: skip
+        if recompute:
+            for project_synset in ProjectSynset.objects.filter(project=project):
+                synset_recompute_consensus(project_synset_id=project_synset.pk)
+        if not served:
+            break
+    return hits
+
+
+def _workers(n: int):
+    from labeling.roles import annotator_create
+
+    return [annotator_create(username=f"w{i}", password=None) for i in range(n)]
+
+
+@pytest.mark.django_db
+def test_worker_em_decides_images_and_scheduler_stops_serving_them():
+    project = project_make(images=24, images_per_hit=8, gold_per_hit=0, min_votes=2,
+                           max_votes=6, accept_threshold=0.95, reject_threshold=0.95)  # fmt: skip
+    truth = _truth(project)
+    _label_until_done(project, _workers(8), truth)
+
+    items = Item.objects.filter(project=project, is_gold=False)
+    assert not items.filter(state=Item.State.PENDING).exists()
+    for item in items:
+        if item.state == Item.State.ACCEPTED:
+            assert truth[item.pk] and item.posterior >= 0.95
+        elif item.state == Item.State.REJECTED:
+            assert not truth[item.pk] and item.posterior <= 0.05
+        assert item.votes_needed == 0
+    assert items.filter(state=Item.State.ACCEPTED).count() == sum(truth.values())
+    # Unanimous workers settle an image in fewer votes than the cap.
+    assert Vote.objects.filter(item__project=project).count() < items.count() * 6
+    project_synset = ProjectSynset.objects.get(project=project)
+    assert project_synset.accepted_count == sum(truth.values())
+    assert project_synset.recomputed_at and project_synset.difficulty is not None
+
+
+@pytest.mark.django_db
+def test_adversarial_worker_is_outvoted():
+    project = project_make(images=24, images_per_hit=12, gold_per_hit=0, min_votes=3,
+                           max_votes=7)  # fmt: skip
+    truth = _truth(project)
+    workers = _workers(6)
+    _label_until_done(project, workers, truth, wrong={workers[0].pk})
+    accepted = set(
+        Item.objects.filter(project=project, state="accepted").values_list("pk", flat=True)
+    )
+    assert accepted <= {pk for pk, good in truth.items() if good}
+
+
+@pytest.mark.django_db
+def test_imagenet_table_method_builds_the_seed_table():
+    project = project_make(images=30, images_per_hit=10, gold_per_hit=0, seed_size=10,
+                           seed_votes=10, min_votes=1, max_votes=10,
+                           consensus_method=Project.ConsensusMethod.IMAGENET_TABLE,
+                           accept_threshold=0.9, reject_threshold=0.9)  # fmt: skip
+    truth = _truth(project)
+    _label_until_done(project, _workers(12), truth)
+    project_synset = ProjectSynset.objects.get(project=project)
+    table = project_synset.confidence_table
+    assert table["max_votes"] == 10
+    rows = {(yes, no): p for yes, no, p in table["rows"]}
+    assert rows[(1, 0)] > rows[(0, 1)]
+    assert rows[(2, 0)] >= rows[(1, 0)] and rows[(0, 2)] <= rows[(0, 1)]
+    seeds = Item.objects.filter(project=project, is_seed=True)
+    assert seeds.count() == 10
+    for seed in seeds:
+        assert Vote.objects.filter(item=seed).count() >= 10
+    assert Item.objects.filter(project=project, state="accepted").exists()
+
+
+@pytest.mark.django_db
+def test_recompute_is_idempotent():
+    project = project_make(images=12, images_per_hit=6, gold_per_hit=0)
+    _label_until_done(project, _workers(3), _truth(project), rounds=2, recompute=False)
+    project_synset = ProjectSynset.objects.get(project=project)
+    first = synset_recompute_consensus(project_synset_id=project_synset.pk)
+    second = synset_recompute_consensus(project_synset_id=project_synset.pk)
+    assert first.votes == second.votes > 0
+    assert second.changed == 0
+    assert (first.accepted, first.rejected) == (second.accepted, second.rejected)
+
+
+@pytest.mark.django_db
+def test_excluded_votes_do_not_count():
+    project = project_make(images=6, images_per_hit=6, gold_per_hit=0, min_votes=1)
+    _label_until_done(project, _workers(2), _truth(project), rounds=1, recompute=False)
+    Vote.objects.filter(item__project=project).update(status=Vote.Status.EXCLUDED)
+    summary = synset_recompute_consensus(
+        project_synset_id=ProjectSynset.objects.get(project=project).pk
+    )
+    assert summary.votes == 0
+    assert not Item.objects.filter(project=project).exclude(state="pending").exists()
+
+
+@pytest.mark.celery_worker
+@pytest.mark.slow
+def test_real_worker_recomputes_after_submissions(celery_worker_process):
+    """Votes arrive through the service; the Celery worker recomputes the synset after commit;
+    decided images are no longer served."""
+    celery_worker_process()
+    project = project_make(images=8, images_per_hit=8, gold_per_hit=0, min_votes=2,
+                           max_votes=4, accept_threshold=0.9, reject_threshold=0.9)  # fmt: skip
+    truth = _truth(project)
+    workers = _workers(3)
+    for worker in workers[:2]:
+        with transaction.atomic():
+            _label_until_done(project, [worker], truth, rounds=1, recompute=False)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if not Item.objects.filter(project=project, state="pending").exists():
+            break
+        time.sleep(0.3)
+    states = dict(Item.objects.filter(project=project).values_list("pk", "state"))
+    assert all(state != "pending" for state in states.values()), states
+    assert {pk for pk, s in states.items() if s == "accepted"} == {
+        pk for pk, good in truth.items() if good
+    }
+    assert hit_next_for_worker(project=project, worker=workers[2]) is None
+    assert get_user_model().objects.count() >= 3
