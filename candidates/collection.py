@@ -10,15 +10,18 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import threading
+import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 
+import numpy as np
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
@@ -31,7 +34,7 @@ from .models import Candidate, CollectionJob, SearchQuery
 from .queries import synset_queries_ensure
 from .sources.base import ImageSource, SourceError, SourceResult
 from .sources.registry import build_source
-from .storage import blob_store, original_name, thumbnail_name
+from .storage import blobs_store, original_name, thumbnail_name
 
 logger = logging.getLogger(__name__)
 
@@ -101,14 +104,19 @@ class SynsetState:
             "id", "url_hash", "status", "sha256", "phash"
         )
         seen, sha_to_id, keys, hashes = set(), {}, [], []
+        stored = 0
         for pk, uhash, status, sha, phash in rows.iterator(5000):
             seen.add(uhash)
             if status == Candidate.Status.STORED:
+                stored += 1
                 sha_to_id[sha] = pk
-                keys.append(pk)
-                hashes.append(phash)
+                # A stored row may lack its pHash (restored from a backup, edited in the
+                # admin): it still counts and still catches exact duplicates by SHA-256.
+                if phash is not None:
+                    keys.append(pk)
+                    hashes.append(phash)
         index = HashIndex.from_pairs(keys, hashes) if keys else HashIndex()
-        return cls(synset, cap, seen, len(keys), index, sha_to_id)
+        return cls(synset, cap, seen, stored, index, sha_to_id)
 
     @property
     def full(self) -> bool:
@@ -116,36 +124,120 @@ class SynsetState:
 
 
 class GlobalHashIndex:
-    """All stored candidates' pHashes across synsets, loaded lazily once per job run, to flag
-    cross-synset duplicates (which need a human decision, not automatic removal)."""
+    """All stored candidates' pHashes across synsets, to flag cross-synset duplicates (which
+    need a human decision, not automatic removal).
+
+    One index per worker process and database, built once (a bulk read of id, synset and pHash:
+    about 40 bytes per hash in memory) and then brought up to date at the start of every job
+    run by reading only rows with a higher primary key than the last one seen — stored rows are
+    only ever inserted by collection, and primary keys only grow. A neighbour the index finds
+    is confirmed in the database before it is reported, so a candidate deleted or un-stored
+    since it was read is dropped, never reported. Keys pack the synset's small code with the
+    primary key, so no per-hash Python object is kept.
+    """
+
+    _cache: dict[tuple[str, str], GlobalHashIndex] = {}
+    _cache_lock = threading.Lock()
+    # Rebuilt from scratch at least this often, in case rows came back by another way (a
+    # restore of a backup with its old primary keys).
+    MAX_AGE_SECONDS = 6 * 3600
+    _PK_BITS = 40  # primary keys up to 10^12; synset codes above them
+    _PK_MASK = (1 << _PK_BITS) - 1
 
     def __init__(self) -> None:
         self._index: HashIndex | None = None
-        self._synset_of: dict[int, str] = {}
+        self._codes: dict[str, int] = {}
+        self._wnids: list[str] = []
+        self._high_water = 0
+        self._added_here: set[int] = set()  # stored by this process above the high-water mark
+        self._built_at = 0.0
+        self._lock = threading.Lock()
 
-    def _load(self) -> HashIndex:
-        if self._index is None:
-            keys, hashes = [], []
-            rows = Candidate.objects.filter(status=Candidate.Status.STORED, phash__isnull=False)
-            for pk, synset_id, phash in rows.values_list("id", "synset_id", "phash").iterator(
-                20_000
-            ):
-                keys.append(pk)
-                hashes.append(phash)
-                self._synset_of[pk] = synset_id
-            self._index = HashIndex.from_pairs(keys, hashes) if keys else HashIndex()
-        return self._index
+    @classmethod
+    def for_process(cls) -> GlobalHashIndex:
+        """The process-wide index of the current database, refreshed with rows added since."""
+        key = (connection.alias, str(connection.settings_dict.get("NAME")))
+        with cls._cache_lock:
+            index = cls._cache.get(key)
+            if index is None:
+                index = cls._cache[key] = cls()
+        index.refresh()
+        return index
+
+    @classmethod
+    def forget_all(cls) -> None:
+        with cls._cache_lock:
+            cls._cache.clear()
+
+    def _code(self, wnid: str) -> int:
+        code = self._codes.get(wnid)
+        if code is None:
+            code = self._codes[wnid] = len(self._wnids)
+            self._wnids.append(wnid)
+        return code
+
+    def _pack(self, pk: int, wnid: str) -> int:
+        return (self._code(wnid) << self._PK_BITS) | pk
+
+    def _read(self, after: int) -> tuple[np.ndarray, np.ndarray, int]:
+        table = Candidate._meta.db_table
+        keys: list[int] = []
+        hashes: list[int] = []
+        high = after
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"SELECT id, synset_id, phash FROM {table} "  # noqa: S608 - model's own table
+                "WHERE status = %s AND phash IS NOT NULL AND id > %s ORDER BY id",
+                [Candidate.Status.STORED, after],
+            )
+            while rows := cursor.fetchmany(50_000):
+                for pk, wnid, phash in rows:
+                    keys.append(self._pack(pk, wnid))
+                    hashes.append(phash)
+                high = max(high, rows[-1][0])
+        return np.array(keys, dtype=np.int64), np.array(hashes, dtype=np.int64), high
+
+    def refresh(self) -> None:
+        with self._lock:
+            with connection.cursor() as cursor:
+                cursor.execute(f"SELECT MAX(id) FROM {Candidate._meta.db_table}")  # noqa: S608
+                newest = cursor.fetchone()[0] or 0
+            stale = time.monotonic() - self._built_at > self.MAX_AGE_SECONDS
+            if self._index is None or stale or newest < self._high_water:
+                keys, hashes, high = self._read(0)
+                self._index = HashIndex.from_pairs(keys, hashes)
+                self._high_water, self._built_at = high, time.monotonic()
+            elif newest > self._high_water:
+                # Rows other processes stored since, between and above our own additions.
+                keys, hashes, high = self._read(self._high_water)
+                for key, phash in zip(keys.tolist(), hashes.tolist(), strict=True):
+                    if key & self._PK_MASK not in self._added_here:
+                        self._index.add(key, phash, new=True)
+                self._high_water = high
+            self._added_here.clear()
 
     def other_synset_match(self, phash: int, synset_id: str, max_distance: int) -> int | None:
-        for key, _distance in self._load().nearest(phash, max_distance):
-            if self._synset_of.get(key) != synset_id:
-                return key
+        """A stored candidate of another synset within ``max_distance`` bits, or None."""
+        if self._index is None:
+            self.refresh()
+        code = self._codes.get(synset_id)
+        with self._lock:
+            found = self._index.nearest(phash, max_distance)  # type: ignore[union-attr]
+        for key, _distance in found:
+            if key >> self._PK_BITS == code:
+                continue
+            pk = key & self._PK_MASK
+            if Candidate.objects.filter(pk=pk, status=Candidate.Status.STORED).exists():
+                return pk
+            with self._lock:
+                self._index.remove(key)  # type: ignore[union-attr]
         return None
 
     def add(self, pk: int, synset_id: str, phash: int) -> None:
-        if self._index is not None:
-            self._index.add(pk, phash)
-            self._synset_of[pk] = synset_id
+        with self._lock:
+            if self._index is not None:
+                self._index.add(self._pack(pk, synset_id), phash, new=True)
+                self._added_here.add(pk)
 
 
 def _candidate_from(outcome: Outcome, *, job: CollectionJob, synset: Synset) -> Candidate:
@@ -172,9 +264,13 @@ def candidates_store_batch(
     state: SynsetState,
     outcomes: Sequence[Outcome],
     global_index: GlobalHashIndex,
+    writer: Executor | None = None,
 ) -> Counter:
     """Write one batch of outcomes: rejects with their reason, exact and near duplicates linked to
-    what they duplicate, the rest stored with files. Returns counts by status/reason."""
+    what they duplicate, the rest stored with files. Returns counts by status/reason.
+
+    Files are written after every decision of the batch is made, all at once in ``writer``'s
+    threads when given; rows follow in two bulk inserts."""
     max_distance = settings.CANDIDATES_NEAR_DUPLICATE_DISTANCE
     synset = Synset.objects.select_for_update().get(pk=state.synset.pk)
     # Another job may have written this synset since our state was loaded.
@@ -196,6 +292,7 @@ def candidates_store_batch(
     batch_index = HashIndex()
     batch_objects: dict[int, Candidate] = {}
     rows: list[Candidate] = []
+    blobs: list[tuple[str, bytes]] = []
     for outcome, uhash in zip(outcomes, hashes, strict=True):
         if uhash in state.seen_urls:
             counts["skipped"] += 1
@@ -238,12 +335,10 @@ def candidates_store_batch(
             counts["over_cap"] += 1
             continue
         candidate.status = Candidate.Status.STORED
-        candidate.image.name = blob_store(
-            original_name(processed.sha256, processed.format), outcome.data
-        )
-        candidate.thumbnail.name = blob_store(
-            thumbnail_name(processed.sha256), processed.thumbnail_jpeg
-        )
+        candidate.image.name = original_name(processed.sha256, processed.format)
+        candidate.thumbnail.name = thumbnail_name(processed.sha256)
+        blobs.append((candidate.image.name, outcome.data))
+        blobs.append((candidate.thumbnail.name, processed.thumbnail_jpeg))
         cross = global_index.other_synset_match(processed.phash, synset.pk, max_distance)
         candidate.cross_synset_duplicate_of_id = cross
         batch_by_sha[processed.sha256] = candidate
@@ -254,6 +349,9 @@ def candidates_store_batch(
         if cross:
             counts["cross_synset_duplicate"] += 1
 
+    # Content-addressed names: a file written for a batch that then rolls back is reused by the
+    # retry, never orphaned under a second name.
+    blobs_store(blobs, pool=writer)
     stored = [c for c in rows if c.status == Candidate.Status.STORED]
     Candidate.objects.bulk_create(stored)
     for duplicate, original in pending_links:
@@ -391,14 +489,20 @@ def collection_job_run(*, job_id: int, progress: Progress | None = None) -> Coll
     try:
         source = source_for_job(job)
         policy = fetch_policy()
-        global_index = GlobalHashIndex()
+        global_index = GlobalHashIndex.for_process()
         workers = settings.CANDIDATES_DOWNLOAD_CONCURRENCY
-        with ThreadPoolExecutor(max_workers=workers) as pool:
+        writers = max(2, workers // 2)
+        with (
+            ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch") as pool,
+            ThreadPoolExecutor(max_workers=writers, thread_name_prefix="store") as writer,
+        ):
             for position in range(job.synsets_done, len(job.wnids)):
                 if _job_status(job.pk) == CollectionJob.Status.CANCELLING:
                     break
                 synset = Synset.objects.get(pk=job.wnids[position])
-                _collect_synset(job, synset, source, policy, pool, global_index, progress)
+                _collect_synset(
+                    job, synset, source, policy, (pool, writer), global_index, progress
+                )
                 CollectionJob.objects.filter(pk=job.pk).update(
                     synsets_done=position + 1, updated_at=timezone.now()
                 )
@@ -428,10 +532,14 @@ def _collect_synset(
     synset: Synset,
     source: ImageSource,
     policy: FetchPolicy,
-    pool: ThreadPoolExecutor,
+    pools: tuple[ThreadPoolExecutor, ThreadPoolExecutor],
     global_index: GlobalHashIndex,
     progress: Progress | None,
 ) -> None:
+    """Collect one synset page by page. The next page downloads while the current one is
+    stored (files in the writer pool, rows in one transaction), so the network, Pillow and the
+    disk stay busy together instead of taking turns."""
+    pool, writer = pools
     state = SynsetState.load(synset, job.limit_per_synset)
     if state.full:
         return
@@ -439,29 +547,47 @@ def _collect_synset(
         queries = [q.text for q in synset_queries_ensure(synset=synset) if q.enabled]
     else:
         queries = [synset.wnid]
-    for query in queries:
-        page = 1
-        while not state.full:
-            if _job_status(job.pk) == CollectionJob.Status.CANCELLING:
-                return
-            try:
-                results = source.search(query, page, wnid=synset.wnid)
-            except SourceError as exc:
-                logger.warning("source %s failed on %r page %s: %s", job.source, query, page, exc)
-                CollectionJob.objects.filter(pk=job.pk).update(error=str(exc)[:2000])
-                break
-            if not results:
-                break
-            fresh = [r for r in results if url_hash(r.image_url) not in state.seen_urls]
-            if fresh:
-                outcomes = list(pool.map(partial(outcome_for, query=query, policy=policy), fresh))
-                candidates_store_batch(
-                    job=job, state=state, outcomes=outcomes, global_index=global_index
-                )
-                if progress:
-                    job.refresh_from_db()
-                    progress(job)
-            page += 1
+
+    def pages() -> Iterator[list[Future]]:
+        for query in queries:
+            page = 1
+            while not state.full:
+                if _job_status(job.pk) == CollectionJob.Status.CANCELLING:
+                    return
+                try:
+                    results = source.search(query, page, wnid=synset.wnid)
+                except SourceError as exc:
+                    logger.warning(
+                        "source %s failed on %r page %s: %s", job.source, query, page, exc
+                    )
+                    CollectionJob.objects.filter(pk=job.pk).update(error=str(exc)[:2000])
+                    break
+                if not results:
+                    break
+                fresh = [r for r in results if url_hash(r.image_url) not in state.seen_urls]
+                if fresh:
+                    work = partial(outcome_for, query=query, policy=policy)
+                    yield [pool.submit(work, r) for r in fresh]
+                page += 1
+
+    upcoming = pages()
+    current = next(upcoming, None)
+    try:
+        while current is not None:
+            # Queue the next page's downloads before storing this one.
+            following = next(upcoming, None) if not state.full else None
+            outcomes = [future.result() for future in current]
+            candidates_store_batch(
+                job=job, state=state, outcomes=outcomes, global_index=global_index, writer=writer
+            )
+            if progress:
+                job.refresh_from_db()
+                progress(job)
+            current = following
+    finally:
+        upcoming.close()
+        for future in current or []:
+            future.cancel()
 
 
 __all__ = [

@@ -1,8 +1,13 @@
 """Near-duplicate lookup over 64-bit perceptual hashes, within a synset and across all synsets.
 
 ImageNet removed duplicates before counting its 10,000+ candidates per synset (Deng et al. 2009
-§3.1); a vectorised Hamming scan over one contiguous uint64 array checks a new hash against a
-million stored ones in about a millisecond, so no pairwise (quadratic) comparison is ever needed.
+§3.1). A lookup asks "which stored hashes lie within r bits of this one?". Small sets answer it
+with one vectorised XOR + popcount pass; large ones with multi-index hashing (Norouzi, Punjani and
+Fleet, "Fast Search in Hamming Space with Multi-Index Hashing", CVPR 2012): the 64 bits are cut
+into m = r + 1 disjoint substrings, and by the pigeonhole principle two hashes within r bits agree
+exactly on at least one substring. Each substring has an exact-match bucket table, so a lookup
+reads m buckets (about n / 2^13 entries each) and verifies only those candidates by popcount,
+instead of touching all n hashes.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ __all__ = [
     "HashIndex",
     "find_batch_duplicates",
     "hamming",
+    "substrings",
 ]
 
 # Measured on the 700 ImageNet samples: a photo re-encoded at JPEG quality 50 and halved stays
@@ -28,6 +34,11 @@ DEFAULT_MAX_DISTANCE = 4
 _UINT64_MASK = (1 << 64) - 1
 _HAS_BITWISE_COUNT = hasattr(np, "bitwise_count")  # numpy >= 2.0
 _POPCOUNT_16 = np.array([bin(i).count("1") for i in range(1 << 16)], dtype=np.uint8)
+# Below this many hashes a scan is as fast as reading buckets, and no tables are kept.
+MIN_INDEXED = 4096
+# Substrings shorter than this make buckets too coarse to beat a scan (radius > 15).
+_MIN_SUBSTRING_BITS = 4
+_DEAD = object()
 
 
 def hamming(a: int, b: int) -> int:
@@ -54,106 +65,266 @@ def _as_uint64_array(hashes: Iterable[int] | np.ndarray) -> np.ndarray:
     return np.fromiter((int(h) & _UINT64_MASK for h in hashes), dtype=np.uint64)
 
 
+def substrings(radius: int) -> list[tuple[int, int]]:
+    """(shift, bits) of the m = radius + 1 disjoint substrings covering 64 bits, as even as
+    possible (radius 4: four of 13 bits and one of 12). At least four: substrings stay within 16
+    bits (small bucket tables), and more substrings than radius + 1 keep the pigeonhole true."""
+    m = max(radius + 1, 4)
+    widths = [64 // m + (1 if i < 64 % m else 0) for i in range(m)]
+    shifts = np.cumsum([0, *widths[:-1]]).tolist()
+    return list(zip(shifts, widths, strict=True))
+
+
+class _Tables:
+    """Exact-match buckets per substring over slots [0, n): for substring j, the slots whose
+    substring value is v are ``order[j][offsets[j][v]:offsets[j][v + 1]]`` (CSR layout)."""
+
+    def __init__(self, hashes: np.ndarray, parts: list[tuple[int, int]]) -> None:
+        self.size = len(hashes)
+        self.parts = parts
+        self.order: list[np.ndarray] = []
+        self.offsets: list[np.ndarray] = []
+        for shift, bits in parts:
+            values = ((hashes >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.uint16)
+            # A stable sort of 16-bit keys is a radix sort: linear, and slots stay ascending
+            # inside a bucket.
+            self.order.append(np.argsort(values, kind="stable").astype(np.uint32))
+            counts = np.bincount(values, minlength=1 << bits)
+            self.offsets.append(np.concatenate(([0], np.cumsum(counts))).astype(np.int64))
+
+    def candidates(self, query: int) -> np.ndarray:
+        chunks = []
+        for (shift, bits), order, offsets in zip(self.parts, self.order, self.offsets, strict=True):
+            value = (query >> shift) & ((1 << bits) - 1)
+            start, stop = offsets[value], offsets[value + 1]
+            if stop > start:
+                chunks.append(order[start:stop])
+        if not chunks:
+            return np.empty(0, dtype=np.uint32)
+        return np.concatenate(chunks)
+
+    @property
+    def nbytes(self) -> int:
+        return sum(a.nbytes for a in self.order) + sum(a.nbytes for a in self.offsets)
+
+
 class HashIndex:
     """Append-mostly store of (key, hash) answering "which stored hashes are within d bits?".
 
-    Keys are candidate ids (any hashable). Each lookup is one linear, vectorised pass: O(n) work
-    but ~1 ns per stored hash, and no index to keep balanced when candidates arrive or leave.
+    Keys are candidate ids (any hashable). Slots are append-only (a removed or replaced key
+    leaves a dead slot), so the slot order is the insertion order that breaks distance ties.
+    Once the index holds ``MIN_INDEXED`` hashes it keeps multi-index tables for ``radius``; hashes
+    added since the tables were built form a tail that is scanned, and the tables are rebuilt
+    when the tail passes 1/8 of them (amortised O(1) per insert). Lookups farther than ``radius``
+    fall back to the scan, so every distance stays exact.
+
+    ``int_keys=True`` keeps keys in a numpy array instead of Python objects (about 40 bytes per
+    hash in all at 10 M): the layout of the process-wide cross-synset index.
     Not thread-safe for concurrent writes; build one per worker or guard it.
     """
 
-    def __init__(self, capacity: int = 1024) -> None:
-        self._hashes = np.empty(max(capacity, 16), dtype=np.uint64)
-        self._keys: list[Hashable] = []
-        self._positions: dict[Hashable, int] = {}
+    def __init__(
+        self, capacity: int = 1024, *, radius: int = DEFAULT_MAX_DISTANCE, int_keys: bool = False
+    ) -> None:
+        capacity = max(capacity, 16)
+        self._hashes = np.empty(capacity, dtype=np.uint64)
+        self._alive = np.zeros(capacity, dtype=bool)
+        self._int_keys = int_keys
+        self._keys: list | np.ndarray = np.empty(capacity, dtype=np.int64) if int_keys else []
+        self._count = 0  # slots used, dead ones included
+        self._live = 0
+        self._dead = 0
+        self._positions: dict[Hashable, int] | None = None if int_keys else {}
+        self.radius = radius
+        parts = substrings(radius) if radius >= 0 else []
+        self._parts = parts if parts and min(b for _, b in parts) >= _MIN_SUBSTRING_BITS else []
+        self._tables: _Tables | None = None
 
     def __len__(self) -> int:
-        return len(self._keys)
+        return self._live
 
     def __contains__(self, key: object) -> bool:
-        return key in self._positions
+        return key in self._position_map()
 
     @classmethod
-    def from_pairs(cls, keys: Sequence[Hashable], hashes: Iterable[int] | np.ndarray) -> HashIndex:
-        index = cls(capacity=len(keys))
+    def from_pairs(
+        cls,
+        keys: Sequence[Hashable] | np.ndarray,
+        hashes: Iterable[int] | np.ndarray,
+        *,
+        radius: int = DEFAULT_MAX_DISTANCE,
+    ) -> HashIndex:
+        """Bulk load. A numpy integer array of keys gives the compact ``int_keys`` layout; keys
+        must then be unique (candidate primary keys are)."""
+        if isinstance(keys, np.ndarray) and keys.dtype.kind in "iu":
+            index = cls(capacity=len(keys), radius=radius, int_keys=True)
+            values = _as_uint64_array(hashes)
+            if len(values) != len(keys):
+                raise ValueError(f"{len(keys)} keys but {len(values)} hashes")
+            index._append(keys.astype(np.int64, copy=False), values)
+            return index
+        index = cls(capacity=len(keys), radius=radius)
         index.add_many(keys, hashes)
         return index
 
-    def _reserve(self, extra: int) -> None:
-        needed = len(self._keys) + extra
-        if needed > len(self._hashes):
-            grown = np.empty(max(needed, 2 * len(self._hashes)), dtype=np.uint64)
-            grown[: len(self._keys)] = self._hashes[: len(self._keys)]
-            self._hashes = grown
+    # --- storage ------------------------------------------------------------------------------
 
-    def add(self, key: Hashable, phash: int) -> None:
-        """Store `phash` under `key`; re-adding a key replaces its hash."""
-        value = np.uint64(int(phash) & _UINT64_MASK)
-        position = self._positions.get(key)
-        if position is not None:
-            self._hashes[position] = value
+    def _position_map(self) -> dict[Hashable, int]:
+        if self._positions is None:
+            alive = np.flatnonzero(self._alive[: self._count])
+            self._positions = dict(
+                zip(self._keys[alive].tolist(), alive.tolist(), strict=True)  # type: ignore[index]
+            )
+        return self._positions
+
+    def _reserve(self, extra: int) -> None:
+        needed = self._count + extra
+        if needed <= len(self._hashes):
             return
-        self._reserve(1)
-        self._hashes[len(self._keys)] = value
-        self._positions[key] = len(self._keys)
-        self._keys.append(key)
+        size = max(needed, 2 * len(self._hashes))
+        for name in ("_hashes", "_alive") + (("_keys",) if self._int_keys else ()):
+            old = getattr(self, name)
+            grown = np.zeros(size, dtype=old.dtype)
+            grown[: self._count] = old[: self._count]
+            setattr(self, name, grown)
+
+    def _append(self, keys: Sequence[Hashable] | np.ndarray, values: np.ndarray) -> None:
+        n = len(values)
+        start = self._count
+        self._reserve(n)
+        self._hashes[start : start + n] = values
+        self._alive[start : start + n] = True
+        if self._int_keys:
+            self._keys[start : start + n] = keys  # type: ignore[index]
+        else:
+            self._keys.extend(keys)  # type: ignore[union-attr]
+        if self._positions is not None:
+            self._positions.update(zip(list(keys), range(start, start + n), strict=True))
+        self._count += n
+        self._live += n
+        self._maybe_rebuild()
+
+    def _kill(self, position: int) -> None:
+        self._alive[position] = False
+        if not self._int_keys:
+            self._keys[position] = _DEAD  # type: ignore[index]
+        self._live -= 1
+        self._dead += 1
+
+    def _maybe_rebuild(self) -> None:
+        if not self._parts or self._live < MIN_INDEXED:
+            return
+        indexed = self._tables.size if self._tables else 0
+        tail = self._count - indexed
+        if self._tables is None or tail > max(MIN_INDEXED, indexed // 8):
+            self.rebuild()
+
+    def rebuild(self) -> None:
+        """Compact dead slots away and rebuild the bucket tables over every stored hash."""
+        if self._dead:
+            alive = np.flatnonzero(self._alive[: self._count])
+            self._hashes[: len(alive)] = self._hashes[alive]
+            if self._int_keys:
+                self._keys[: len(alive)] = self._keys[alive]  # type: ignore[index]
+            else:
+                self._keys = [self._keys[i] for i in alive.tolist()]  # type: ignore[index]
+            self._alive[: len(alive)] = True
+            self._alive[len(alive) : self._count] = False
+            self._count, self._dead = len(alive), 0
+            self._positions = None
+            if not self._int_keys:
+                self._position_map()
+        self._tables = _Tables(self._hashes[: self._count], self._parts) if self._parts else None
+
+    def add(self, key: Hashable, phash: int, *, new: bool = False) -> None:
+        """Store `phash` under `key`; re-adding a key replaces its hash (the key then counts as
+        newly added). ``new=True`` promises the key is not stored yet (a fresh primary key),
+        which spares an ``int_keys`` index its key map."""
+        value = np.array([int(phash) & _UINT64_MASK], dtype=np.uint64)
+        if not new:
+            position = self._position_map().get(key)
+            if position is not None:
+                self._positions.pop(key)  # type: ignore[union-attr]
+                self._kill(position)
+        self._append([key], value)
 
     def add_many(self, keys: Sequence[Hashable], hashes: Iterable[int] | np.ndarray) -> None:
         values = _as_uint64_array(hashes)
         if len(values) != len(keys):
             raise ValueError(f"{len(keys)} keys but {len(values)} hashes")
         key_list = list(keys)
-        if len(set(key_list)) != len(key_list) or not self._positions.keys().isdisjoint(key_list):
+        positions = self._position_map()
+        if len(set(key_list)) != len(key_list) or not positions.keys().isdisjoint(key_list):
             for key, value in zip(key_list, values.tolist(), strict=True):
                 self.add(key, value)
             return
         # Fast path for bulk loads from the database: one array copy and one dict update
         # instead of a million single inserts.
-        start = len(self._keys)
-        self._reserve(len(key_list))
-        self._hashes[start : start + len(key_list)] = values
-        self._keys.extend(key_list)
-        self._positions.update(zip(key_list, range(start, start + len(key_list)), strict=True))
+        self._append(key_list, values)
 
     def remove(self, key: Hashable) -> bool:
-        """Forget `key` (candidate deleted); O(1) by moving the last entry into its slot."""
-        position = self._positions.pop(key, None)
+        """Forget `key` (candidate deleted)."""
+        positions = self._position_map()
+        position = positions.pop(key, None)
         if position is None:
             return False
-        last = len(self._keys) - 1
-        if position != last:
-            moved = self._keys[last]
-            self._keys[position] = moved
-            self._hashes[position] = self._hashes[last]
-            self._positions[moved] = position
-        self._keys.pop()
+        self._kill(position)
+        if self._dead > max(MIN_INDEXED, self._count // 4):
+            self.rebuild()
         return True
 
+    # --- lookups ------------------------------------------------------------------------------
+
     def distances(self, phash: int) -> np.ndarray:
-        """Hamming distance from `phash` to every stored hash, in storage order (uint8)."""
-        stored = self._hashes[: len(self._keys)]
+        """Hamming distance from `phash` to every stored hash, in insertion order (uint8)."""
+        alive = np.flatnonzero(self._alive[: self._count])
+        stored = self._hashes[alive]
         return _popcount(np.bitwise_xor(stored, np.uint64(int(phash) & _UINT64_MASK)))
+
+    def _candidate_slots(self, query: int, max_distance: int) -> np.ndarray | None:
+        """Slots that may lie within `max_distance` (ascending), or None to scan everything."""
+        if self._tables is None or max_distance > self.radius:
+            return None
+        from_tables = self._tables.candidates(query)
+        tail = np.arange(self._tables.size, self._count, dtype=np.uint32)
+        # A hash matching several substrings appears once per match: unique also sorts.
+        return np.unique(np.concatenate((from_tables, tail)))
 
     def nearest(
         self, phash: int, max_distance: int = DEFAULT_MAX_DISTANCE, *, limit: int | None = None
     ) -> list[tuple[Hashable, int]]:
-        """Stored (key, distance) pairs within `max_distance` bits, closest first."""
-        if not self._keys:
+        """Stored (key, distance) pairs within `max_distance` bits, closest first (ties in
+        insertion order: the oldest candidate wins)."""
+        if not self._live or max_distance < 0:
             return []
-        found = self.distances(phash)
-        hits = np.flatnonzero(found <= max_distance)
-        if hits.size == 0:
+        query = int(phash) & _UINT64_MASK
+        slots = self._candidate_slots(query, max_distance)
+        if slots is None:
+            slots = np.arange(self._count)
+        found = _popcount(np.bitwise_xor(self._hashes[slots], np.uint64(query)))
+        hit = (found <= max_distance) & self._alive[slots]
+        if not hit.any():
             return []
-        # Stable sort keeps insertion order among equal distances: the oldest candidate wins.
-        hits = hits[np.argsort(found[hits], kind="stable")]
+        slots, found = slots[hit], found[hit]
+        order = np.argsort(found, kind="stable")
         if limit is not None:
-            hits = hits[:limit]
-        return [(self._keys[i], int(found[i])) for i in hits.tolist()]
+            order = order[:limit]
+        keys = self._keys
+        return [
+            (keys[s] if not self._int_keys else int(keys[s]), int(d))  # type: ignore[index]
+            for s, d in zip(slots[order].tolist(), found[order].tolist(), strict=True)
+        ]
 
     def contains_near(self, phash: int, max_distance: int = DEFAULT_MAX_DISTANCE) -> bool:
-        if not self._keys:
-            return False
-        return bool((self.distances(phash) <= max_distance).any())
+        return bool(self.nearest(phash, max_distance, limit=1))
+
+    @property
+    def nbytes(self) -> int:
+        """Memory held by the arrays (hashes, keys, liveness, tables); Python keys excluded."""
+        size = self._hashes.nbytes + self._alive.nbytes
+        if self._int_keys:
+            size += self._keys.nbytes  # type: ignore[union-attr]
+        return size + (self._tables.nbytes if self._tables else 0)
 
 
 @dataclass(frozen=True)

@@ -6,8 +6,15 @@ synsets writes each file once.
 
 from __future__ import annotations
 
+import os
+import tempfile
+from collections.abc import Sequence
+from concurrent.futures import Executor
+from pathlib import Path
+
 from django.core.files.base import ContentFile
-from django.core.files.storage import default_storage
+from django.core.files.storage import FileSystemStorage, default_storage
+from django.utils.functional import empty
 
 _EXTENSIONS = {"JPEG": "jpg", "PNG": "png", "GIF": "gif", "WEBP": "webp", "BMP": "bmp",
                "TIFF": "tif"}  # fmt: skip
@@ -22,8 +29,41 @@ def thumbnail_name(sha256: str) -> str:
     return f"thumbnails/{sha256[:2]}/{sha256[2:4]}/{sha256}.jpg"
 
 
+def _local_store(storage: FileSystemStorage, name: str, data: bytes) -> str:
+    """Write to a temporary file beside the target and rename it into place: two writers of the
+    same content (two jobs, two threads) both succeed and leave one complete file under the
+    exact name, where ``Storage.save`` would invent a second name for the loser."""
+    path = Path(storage.path(name))
+    if path.exists():
+        return name
+    path.parent.mkdir(parents=True, exist_ok=True, mode=storage.directory_permissions_mode or 0o777)
+    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
+    try:
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        os.chmod(temp, storage.file_permissions_mode or 0o644)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+    return name
+
+
 def blob_store(name: str, data: bytes) -> str:
     """Store bytes under ``name`` unless that content is already there; returns the name."""
-    if default_storage.exists(name):
+    if default_storage._wrapped is empty:  # resolve the lazy default storage
+        default_storage._setup()
+    storage = default_storage._wrapped
+    if isinstance(storage, FileSystemStorage):
+        return _local_store(storage, name, data)
+    if storage.exists(name):
         return name
-    return default_storage.save(name, ContentFile(data))
+    return storage.save(name, ContentFile(data))
+
+
+def blobs_store(blobs: Sequence[tuple[str, bytes]], *, pool: Executor | None = None) -> list[str]:
+    """Store several blobs, in ``pool``'s threads when given (file and network writes release
+    the GIL, so a batch's writes overlap instead of queueing behind one another)."""
+    if pool is None or len(blobs) < 2:
+        return [blob_store(name, data) for name, data in blobs]
+    return list(pool.map(lambda blob: blob_store(*blob), blobs))

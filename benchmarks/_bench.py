@@ -1,0 +1,267 @@
+"""What every benchmark shares: the machine's facts, scratch PostgreSQL databases, interleaved
+A/B repetitions with min/median/max and pair-by-pair ratios, and warnings when the figures were
+taken on a busy machine or with a starved client.
+
+Import from a benchmark as ``from _bench import ...`` (scripts run from any directory: each
+benchmark puts its own folder and the repository root on ``sys.path``).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+SHARED_DATA = ROOT.parent / "shared" / "data"
+SAMPLES = Path(os.environ.get("BENCH_SAMPLES", SHARED_DATA / "imagenet-samples"))
+
+
+# --- the machine ----------------------------------------------------------------------------
+
+
+def storage_type(path: Path) -> str:
+    """File system type and backing device of the mount holding ``path`` (e.g. "ext4 on
+    /dev/vda", "tmpfs"), read from /proc/self/mounts: tmpfs hides what a real disk costs."""
+    path = Path(path).resolve()
+    while not path.exists():
+        path = path.parent
+    best = ("", "unknown", "?")
+    try:
+        mounts = Path("/proc/self/mounts").read_text().splitlines()
+    except OSError:
+        return "unknown"
+    for line in mounts:
+        device, mount_point, fstype, *_ = line.split()
+        mount_point = mount_point.replace("\\040", " ")
+        if (str(path) + "/").startswith(mount_point.rstrip("/") + "/") and len(mount_point) > len(
+            best[0]
+        ):
+            best = (mount_point, fstype, device)
+    _, fstype, device = best
+    return fstype if fstype in ("tmpfs", "ramfs", "overlay") else f"{fstype} on {device}"
+
+
+def cpu_model() -> str:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return "unknown CPU"
+
+
+def load_average() -> float:
+    with contextlib.suppress(OSError):
+        return os.getloadavg()[0]
+    return float("nan")
+
+
+def machine_line(media: Path | None = None) -> str:
+    cores = os.cpu_count() or 1
+    usable = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else cores
+    parts = [f"{cores} cores ({usable} usable by this process)", cpu_model(),
+             f"load average {load_average():.2f}"]  # fmt: skip
+    if media is not None:
+        parts.append(f"media on {storage_type(media)}")
+    return "machine: " + ", ".join(parts)
+
+
+def header(title: str, media: Path | None = None) -> None:
+    print(f"== {title}")
+    print(machine_line(media))
+    sys.stdout.flush()
+
+
+def busy_warning(before: float, after: float) -> str | None:
+    """A warning when the one-minute load average says other work shared the cores."""
+    cores = os.cpu_count() or 1
+    if max(before, after) > 0.75 * cores:
+        return (
+            f"WARNING: machine busy (load average {before:.2f} before, {after:.2f} after, "
+            f"{cores} cores): other processes shared the CPU; figures are pessimistic and noisy"
+        )
+    return None
+
+
+class LagMonitor:
+    """Measures how late a 10 ms timer wakes up in this process while a benchmark runs: a late
+    wake-up means the benchmark's own client (downloader, load generator) was not scheduled."""
+
+    def __init__(self, tick: float = 0.010) -> None:
+        self.tick = tick
+        self.worst = 0.0
+        self.late = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            started = time.perf_counter()
+            time.sleep(self.tick)
+            lag = time.perf_counter() - started - self.tick
+            self.worst = max(self.worst, lag)
+            self.late += lag > 0.1
+
+    def __enter__(self) -> LagMonitor:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def warning(self) -> str | None:
+        if self.worst > 0.1:
+            return (
+                f"WARNING: the client was disturbed: its timer woke up to "
+                f"{self.worst * 1e3:.0f} ms late ({self.late} wake-ups over 100 ms late)"
+            )
+        return None
+
+
+# --- repetitions ----------------------------------------------------------------------------
+
+
+@dataclass
+class Series:
+    label: str
+    unit: str
+    values: list[float] = field(default_factory=list)
+    higher_is_better: bool = True
+
+    def summary(self) -> str:
+        if not self.values:
+            return f"{self.label}: no runs"
+        v = self.values
+        return (
+            f"{self.label:<48} min {min(v):10.3f}  median {statistics.median(v):10.3f}  "
+            f"max {max(v):10.3f} {self.unit}  (n={len(v)})"
+        )
+
+
+def interleaved(
+    variants: Sequence[tuple[str, Callable[[int], float]]],
+    *,
+    repeats: int,
+    unit: str,
+    higher_is_better: bool = True,
+) -> list[Series]:
+    """Run each variant ``repeats`` times, alternating the order every repetition (A B, B A,
+    A B …) so drift and warm caches do not favour either side; each call gets its repetition
+    number and returns one figure."""
+    series = [Series(label, unit, higher_is_better=higher_is_better) for label, _ in variants]
+    for repetition in range(repeats):
+        order = list(range(len(variants)))
+        if repetition % 2:
+            order.reverse()
+        for i in order:
+            value = variants[i][1](repetition)
+            series[i].values.append(value)
+            print(f"  run {repetition + 1}/{repeats} {variants[i][0]}: {value:.3f} {unit}")
+            sys.stdout.flush()
+    return series
+
+
+def report(series: Sequence[Series], *, target: str | None = None) -> list[float]:
+    """Print min/median/max per variant and the ratio of the last one to the first, pair by
+    pair (same repetition). Returns the ratios."""
+    for s in series:
+        print(s.summary())
+    base, measured = series[0], series[-1]
+    ratios = [m / b for m, b in zip(measured.values, base.values, strict=False) if b]
+    if ratios:
+        print(
+            f"ratio {measured.label} / {base.label}, pair by pair: "
+            + ", ".join(f"{r:.2f}" for r in ratios)
+            + f"  (median {statistics.median(ratios):.2f})"
+            + (f"  target {target}" if target else "")
+        )
+    return ratios
+
+
+@contextlib.contextmanager
+def watched() -> Iterator[LagMonitor]:
+    """Load average before/after and the lag monitor around a measured block; prints warnings."""
+    before = load_average()
+    with LagMonitor() as monitor:
+        yield monitor
+    after = load_average()
+    print(f"load average: {before:.2f} before, {after:.2f} after")
+    for warning in (busy_warning(before, after), monitor.warning()):
+        if warning:
+            print(warning)
+
+
+# --- scratch databases ----------------------------------------------------------------------
+
+
+def _psql(sql: str) -> None:
+    subprocess.run(["psql", ADMIN_URL, "-qX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                   check=True, capture_output=True)  # fmt: skip
+
+
+def database_url(name: str) -> str:
+    return ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+@contextlib.contextmanager
+def scratch_database(label: str, *, migrate: bool = True) -> Iterator[str]:
+    """Create ``bench_<label>_<pid>`` (migrated), yield its URL, drop it afterwards."""
+    name = f"bench_{label}_{os.getpid()}"
+    _psql(f'DROP DATABASE IF EXISTS "{name}"')
+    _psql(f'CREATE DATABASE "{name}"')
+    url = database_url(name)
+    try:
+        if migrate:
+            env = {**os.environ, "DATABASE_URL": url,
+                   "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only")}  # fmt: skip
+            subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"],
+                           env=env, check=True)  # fmt: skip
+        yield url
+    finally:
+        with contextlib.suppress(Exception):
+            from django.db import connections
+
+            connections.close_all()
+        _psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def django_setup(url: str, **extra_env: str) -> None:
+    """Point this process's Django at ``url`` and set it up (call once, before model imports)."""
+    os.environ.update(
+        {
+            "DATABASE_URL": url,
+            "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only"),
+            # Jobs run in this process; their queued copies go nowhere.
+            "CELERY_BROKER_URL": "memory://",
+            "DJANGO_SETTINGS_MODULE": "config.settings",
+            **extra_env,
+        }
+    )
+    if str(ROOT) not in sys.path:
+        sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+
+
+def peak_rss_mib() -> float:
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mib() -> float:
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")

@@ -1,0 +1,114 @@
+"""What a collection job loads before it collects: a synset's state (also with stored rows that
+lack a pHash), the process-wide cross-synset index kept up to date between runs, and the
+content-addressed local file writes that several threads may race on."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from candidates.collection import GlobalHashIndex, SynsetState
+from candidates.models import Candidate
+from candidates.storage import blob_store, blobs_store, original_name
+from tests.factories import CandidateFactory, SynsetFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _media(settings, tmp_path):
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "default": {
+            "BACKEND": "django.core.files.storage.FileSystemStorage",
+            "OPTIONS": {"location": str(tmp_path / "media")},
+        },
+    }
+    GlobalHashIndex.forget_all()
+    yield
+    GlobalHashIndex.forget_all()
+
+
+def test_state_loads_a_stored_candidate_without_phash():
+    synset = SynsetFactory()
+    hashed = CandidateFactory(synset=synset, phash=12345)
+    bare = CandidateFactory(synset=synset, phash=None)  # as after a restore or an admin edit
+    CandidateFactory(
+        synset=synset, status=Candidate.Status.REJECTED, reject_reason="corrupt", phash=None
+    )
+
+    state = SynsetState.load(synset, cap=10)
+
+    assert state.stored_count == 2  # both stored rows count towards the cap
+    assert state.sha_to_id[bare.sha256] == bare.pk  # still an exact-duplicate target
+    assert state.index.nearest(12345, 0) == [(hashed.pk, 0)]
+    assert len(state.index) == 1
+    assert len(state.seen_urls) == 3
+
+
+def test_global_index_is_built_once_per_process_and_refreshed_incrementally():
+    first, second = SynsetFactory(), SynsetFactory()
+    a = CandidateFactory(synset=first, phash=0x0F0F_0000)
+    index = GlobalHashIndex.for_process()
+    assert GlobalHashIndex.for_process() is index
+    assert index.other_synset_match(0x0F0F_0001, second.wnid, 4) == a.pk
+    assert index.other_synset_match(0x0F0F_0001, first.wnid, 4) is None  # same synset
+
+    # Stored by another process since: the next run's refresh reads only the newer rows.
+    b = CandidateFactory(synset=second, phash=0x7777_0000)
+    assert index.other_synset_match(0x7777_0000, first.wnid, 4) is None  # not refreshed yet
+    assert GlobalHashIndex.for_process() is index
+    assert index.other_synset_match(0x7777_0000, first.wnid, 4) == b.pk
+
+    # Added by this process: found at once, and not added twice by the next refresh.
+    index.add(10**9, first.wnid, 0x5555_0000)
+    assert index.other_synset_match(0x5555_0000, second.wnid, 4) is None  # row does not exist
+    assert len(index._index) == 2  # the phantom was verified away
+
+
+def test_global_index_never_reports_a_candidate_that_is_no_longer_stored():
+    first, second = SynsetFactory(), SynsetFactory()
+    a = CandidateFactory(synset=first, phash=0x1234_5678)
+    index = GlobalHashIndex.for_process()
+    Candidate.objects.filter(pk=a.pk).update(
+        status=Candidate.Status.REJECTED, reject_reason="corrupt"
+    )
+    assert index.other_synset_match(0x1234_5678, second.wnid, 4) is None
+    Candidate.objects.filter(pk=a.pk).delete()
+    assert index.other_synset_match(0x1234_5678, second.wnid, 4) is None
+
+
+def test_global_index_skips_stored_candidates_without_phash():
+    CandidateFactory(phash=None)
+    index = GlobalHashIndex.for_process()
+    assert len(index._index) == 0
+
+
+def test_local_blobs_race_to_one_file_under_the_exact_name(settings):
+    name = original_name("ef" * 32, "JPEG")
+    data = b"\xff\xd8\xff" + b"x" * 100_000
+    barrier = threading.Barrier(8)
+
+    def write(_: int) -> str:
+        barrier.wait()
+        return blob_store(name, data)
+
+    with ThreadPoolExecutor(8) as pool:
+        names = list(pool.map(write, range(8)))
+    root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    assert names == [name] * 8
+    assert (root / name).read_bytes() == data
+    assert [p.name for p in (root / name).parent.iterdir()] == [Path(name).name]  # no temp left
+    assert blob_store(name, b"other bytes never overwrite") == name
+    assert (root / name).read_bytes() == data
+
+
+def test_blobs_store_writes_a_batch_in_a_pool(settings):
+    blobs = [(original_name(f"{i:02x}" * 32, "PNG"), bytes([i]) * 10) for i in range(20)]
+    with ThreadPoolExecutor(4) as pool:
+        assert blobs_store(blobs, pool=pool) == [name for name, _ in blobs]
+    root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    assert all((root / name).read_bytes() == data for name, data in blobs)
