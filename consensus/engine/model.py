@@ -108,10 +108,12 @@ class ModelPriors:
 
 DEFAULT_PRIORS = ModelPriors()
 
-# Bounds of the empirical-Bayes honest share: never certain that a new worker is honest, never
-# certain that everyone is a spammer.
-HONEST_SHARE_BOUNDS = (0.05, 0.95)
+# Bounds of the empirical-Bayes honest share: a new worker is never presumed certainly honest,
+# and at least half of the crowd is presumed honest (below that, EM on sparse votes can slide to
+# the corner where everyone is a spammer and every posterior is the class prior).
+HONEST_SHARE_BOUNDS = (0.5, 0.95)
 MAX_ITEM_CORRELATION = 0.5
+DENSE_VOTES_PER_ITEM = 5  # from this many votes per image on average, one EM start suffices
 
 
 def symmetric_confusion_prior(n_labels: int, *, accuracy: float, strength: float) -> np.ndarray:
@@ -160,7 +162,13 @@ def fit_model(
     # shares). Keep the fit that explains the votes better: a warm start alone can stay in the
     # optimum of a round when most images had one vote.
     starts: list[tuple[str, np.ndarray | None]] = [("prior", None)]
-    starts.append(("warm", init_posterior) if init_posterior is not None else ("majority", None))
+    voted = int((matrix.votes_per_item() > 0).sum())
+    if init_posterior is not None:
+        starts.append(("warm", init_posterior))
+    elif matrix.n_votes < DENSE_VOTES_PER_ITEM * voted:
+        # Sparse votes are where EM has several optima; with many votes per image the starts
+        # agree and the second one would only double the time.
+        starts.append(("majority", None))
     fits = [
         _fit_once(
             matrix, gold=gold, priors=priors, worker_prior=worker_prior,
@@ -332,6 +340,11 @@ def _spammer_mixture(
     answers = counts.sum(axis=1)  # workers × given
     population_answers = answers.sum(axis=0) + 1.0
     spam_alpha = strength * population_answers / population_answers.sum()
+    # The evidence compares like with like: each honest row as strong as the spammer's one row
+    # (rows split by class share would be so diffuse that Occam's razor alone made every
+    # worker seen a few times a spammer, and the honest share collapse).
+    row_mean = prior_rows / prior_rows.sum(axis=-1, keepdims=True)
+    prior_rows = strength * row_mean
     spam_rows = (answers + spam_alpha) / (answers.sum(axis=1, keepdims=True) + spam_alpha.sum())
     honest_evidence = (
         gammaln(prior_rows.sum(axis=-1)) - gammaln((prior_rows + counts).sum(axis=-1))
