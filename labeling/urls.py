@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import api, views
+from . import api, project_pages, views
 
 app_name = "labeling"
 
@@ -15,6 +15,18 @@ urlpatterns = [
     path("label/<slug:slug>/", views.annotator_grid_page, name="grid"),
     path("label/<slug:slug>/invites/", views.invite_create_page, name="invite-create"),
     path("invite/<str:token>/", views.invite_signup_page, name="invite"),
+    # Staff pages of one project live under /projects/<slug>/… ("new" is not a slug).
+    path("projects/new/", project_pages.project_create_page, name="project-create"),
+    path(
+        "projects/<slug:slug>/settings/",
+        project_pages.project_settings_page,
+        name="project-settings",
+    ),
+    path(
+        "projects/<slug:slug>/collect/", project_pages.project_collect_page, name="project-collect"
+    ),
+    path("projects/<slug:slug>/gold/", project_pages.project_gold_page, name="project-gold"),
+    path("account/tokens/", project_pages.api_tokens_page, name="api-tokens"),
 ]
 
 api_urlpatterns = [
