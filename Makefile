@@ -37,7 +37,10 @@ system-deps-test: system-deps
 	if [ -n "$$missing" ] && command -v apt-get >/dev/null; then \
 		$(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq $$missing; fi
 
+# The .env it writes (DEBUG=1, a generated SECRET_KEY, the data folders) makes every later
+# `.venv/bin/python manage.py …` in this checkout see what `make run` sees.
 setup: system-deps $(VENV)/.deps-run
+	$(RUN_ENV) $(PY) -m config.envfile OMW_DIR DEMO_IMAGES
 	$(RUN_ENV) $(PY) manage.py migrate --no-input -v0
 	$(RUN_ENV) $(PY) manage.py import_wordnet --if-empty
 	$(RUN_ENV) $(PY) manage.py collectstatic --no-input -v0

@@ -16,8 +16,11 @@ from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 env = environ.Env()
-if (BASE_DIR / ".env").is_file():
-    environ.Env.read_env(BASE_DIR / ".env")
+# `make setup` writes a local `.env` (DEBUG=1, a generated SECRET_KEY: config/envfile.py) so later
+# commands in the checkout just work; variables already in the environment always win.
+ENV_FILE = Path(env("SYNSETLAB_ENV_FILE", default=str(BASE_DIR / ".env")))
+if ENV_FILE.is_file():
+    environ.Env.read_env(ENV_FILE)
 
 # Runtime state of a local run (SQLite file, media, broker folder, WordNet copy) lives here.
 VAR_DIR = Path(env("SYNSETLAB_VAR_DIR", default=str(BASE_DIR / "var")))
@@ -32,6 +35,12 @@ def _secret_key() -> str:
     so production refuses to start without one.
     """
     key = env("SECRET_KEY", default="")
+    placeholder = key.startswith("django-insecure") or key.casefold() in {"change-me", "secret"}
+    if key and not DEBUG and (len(key) < 32 or placeholder):
+        raise ImproperlyConfigured(
+            "SECRET_KEY is too weak for DEBUG=False: use at least 32 random characters "
+            "(python -c 'import secrets; print(secrets.token_urlsafe(50))')."
+        )
     if key:
         return key
     if not DEBUG:
@@ -59,6 +68,9 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    # Per-user API tokens for scripts (one per user; created and revoked at /account/tokens/
+    # and in the admin).
+    "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "csp",
@@ -310,6 +322,7 @@ WIKIMEDIA_API_URL = env("WIKIMEDIA_API_URL", default="https://commons.wikimedia.
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
+        "rest_framework.authentication.TokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",

@@ -16,6 +16,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _settings_env(**extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG"}}
+    # A developer's local `.env` (written by `make setup`) must not answer for these tests.
+    env["SYNSETLAB_ENV_FILE"] = os.devnull + ".absent"
     env.update(extra)
     return env
 
