@@ -129,6 +129,7 @@ def exports_page(request, slug: str):
         fmt = request.POST.get("format", ExportJob.Format.IMAGENET)
         try:
             val_fraction = float(request.POST.get("val_fraction") or 0)
+            val_per_class = int(request.POST.get("val_per_class") or 0)
             if fmt not in ExportJob.Format.values:
                 raise ValueError(f"unknown format {fmt!r}")
             export_job_create(
@@ -136,6 +137,7 @@ def exports_page(request, slug: str):
                 created_by=request.user,
                 fmt=fmt,
                 val_fraction=val_fraction,
+                val_per_class=val_per_class,
                 seed=(request.POST.get("seed") or "0")[:64],
             )
         except ValidationError as error:

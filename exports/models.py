@@ -35,6 +35,11 @@ class ExportJob(TimeStampedModel):
     val_fraction = models.FloatField(
         default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(0.9)]
     )
+    # ImageNet's own convention: a fixed number of val images per class (50 in ILSVRC2012);
+    # 0 uses ``val_fraction`` instead. Never both (checked below).
+    val_per_class = models.PositiveSmallIntegerField(
+        default=0, validators=[MaxValueValidator(10_000)]
+    )
     seed = models.CharField(max_length=64, default="0")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.PENDING)
     classes_total = models.PositiveIntegerField(default=0)
@@ -52,6 +57,13 @@ class ExportJob(TimeStampedModel):
             models.CheckConstraint(
                 condition=models.Q(val_fraction__gte=0, val_fraction__lt=1),
                 name="export_job_val_fraction",
+            ),
+            models.CheckConstraint(
+                condition=models.Q(val_fraction=0) | models.Q(val_per_class=0),
+                name="export_job_one_val_rule",
+                violation_error_message=(
+                    "Choose a validation fraction or a number of images per class, not both."
+                ),
             ),
         ]
 

@@ -50,10 +50,15 @@ def export_root() -> Path:
 
 
 def _accepted(project: Project):
-    # Gold positives are accepted by an admin's label; they are as good as crowd-accepted images.
-    return Item.objects.filter(
-        project=project, state=Item.State.ACCEPTED, candidate__status=Candidate.Status.STORED
-    ).exclude(candidate__image="")
+    # Only a positive decision is exported. Gold positives are accepted by an admin's label, as
+    # good as crowd-accepted images; a negative gold image never leaves, whatever its state says.
+    return (
+        Item.objects.filter(
+            project=project, state=Item.State.ACCEPTED, candidate__status=Candidate.Status.STORED
+        )
+        .exclude(candidate__image="")
+        .exclude(is_gold=True, gold_label=False)
+    )
 
 
 def export_records(*, project: Project) -> Iterator[ExportRecord]:
@@ -126,8 +131,12 @@ def dataset_export(
     val_fraction: float = 0.0,
     seed: int | str = 0,
     on_progress: Callable[[ExportProgress], None] | None = None,
+    val_per_class: int = 0,
 ) -> ExportSummary:
-    """Export the project's accepted images into ``out_dir`` (safe to rerun into the same one)."""
+    """Export the project's accepted images into ``out_dir`` (safe to rerun into the same one).
+
+    The val split is ``val_fraction`` of each class or, ImageNet's way, ``val_per_class`` images
+    of each class (always leaving one for train)."""
     if fmt not in FORMATS:
         raise ValueError(f"unknown format {fmt!r}; choose one of {', '.join(FORMATS)}")
     classes = export_classes(project=project)
@@ -140,6 +149,7 @@ def dataset_export(
             out_dir=out_dir,
             classes=[s for s in synsets if s.wnid in class_set],
             val_fraction=val_fraction,
+            val_per_class=val_per_class,
             seed=seed,
             on_progress=on_progress,
         )
@@ -149,6 +159,7 @@ def dataset_export(
         synsets=synsets,
         edges=edges,
         val_fraction=val_fraction,
+        val_per_class=val_per_class,
         seed=seed,
         on_progress=on_progress,
     )
@@ -165,6 +176,7 @@ def summary_json(summary: ExportSummary) -> dict:
         "removed_stale": summary.removed_stale,
         "skipped": summary.skipped,
         "skipped_examples": [list(e) for e in summary.skipped_examples[:20]],
+        "classes_without_val": summary.classes_without_val[:50],
         "shards": summary.shards,
     }
 
@@ -179,11 +191,18 @@ def export_job_create(
     created_by,
     fmt: str = "imagenet",
     val_fraction: float = 0.0,
+    val_per_class: int = 0,
     seed: str = "0",
 ) -> ExportJob:
-    """Record an export job and enqueue it once the row is committed."""
+    """Record an export job and enqueue it once the row is committed (``ValidationError`` on a
+    bad setting, e.g. a val fraction and a per-class count together; nothing is stored then)."""
     job = ExportJob(
-        project=project, created_by=created_by, format=fmt, val_fraction=val_fraction, seed=seed
+        project=project,
+        created_by=created_by,
+        format=fmt,
+        val_fraction=val_fraction,
+        val_per_class=val_per_class,
+        seed=seed,
     )
     job.full_clean(exclude=["project", "created_by"])
     job.save()
@@ -236,6 +255,7 @@ def export_job_run(*, job_id: int) -> ExportJob | None:
             out_dir=out_dir,
             fmt=job.format,
             val_fraction=job.val_fraction,
+            val_per_class=job.val_per_class,
             seed=job.seed,
             on_progress=progress,
         )

@@ -18,7 +18,9 @@ import io
 import json
 import math
 import os
+import pickle
 import re
+import sys
 import tarfile
 import tempfile
 from collections import defaultdict
@@ -38,6 +40,7 @@ JPEG_QUALITY = 95
 MAX_SKIPPED_EXAMPLES = 100
 TEMP_SUFFIX = ".tmp"
 LOCK_NAME = ".export.lock"
+META_NAME = "meta.bin"
 SHARD_NAME = re.compile(r"shard-([0-9]{6})\.tar")
 # Pillow raises these for bytes it cannot decode. They are caught around decoding only: reading the
 # bytes (storage down, file missing, permissions) raises OSErrors too, and those abort the export
@@ -140,14 +143,20 @@ def _rank(seed: int | str, wnid: str, key: str) -> int:
     return int.from_bytes(digest, "big")
 
 
-def val_count(n_images: int, val_fraction: float) -> int:
-    """Validation images of a class: its share of ``val_fraction``, at least one (so every class
-    appears in val/ and ImageFolder gives val the same class indices) and never all of them."""
+def val_count(n_images: int, val_fraction: float, val_per_class: int = 0) -> int:
+    """Validation images of a class: its share of ``val_fraction``, or ImageNet's convention of a
+    fixed number per class (``val_per_class``, 50 in ILSVRC); at least one (so every class appears
+    in val/ and ImageFolder gives val the same class indices) and never all of them."""
     if not 0 <= val_fraction < 1:
         raise ValueError(f"val_fraction must lie in [0, 1), got {val_fraction}")
-    if val_fraction == 0 or n_images < 2:
+    if isinstance(val_per_class, bool) or not isinstance(val_per_class, int) or val_per_class < 0:
+        raise ValueError(f"val_per_class must be a whole number ≥ 0, got {val_per_class!r}")
+    if val_fraction and val_per_class:
+        raise ValueError("give either val_fraction or val_per_class, not both")
+    if n_images < 2 or not (val_fraction or val_per_class):
         return 0
-    return min(n_images - 1, max(1, round(val_fraction * n_images)))
+    wanted = val_per_class or round(val_fraction * n_images)
+    return min(n_images - 1, max(1, wanted))
 
 
 def _iter_classes(
@@ -177,7 +186,11 @@ def _iter_classes(
 
 
 def _plan_class(
-    wnid: str, batch: list[ExportRecord], val_fraction: float, seed: int | str
+    wnid: str,
+    batch: list[ExportRecord],
+    val_fraction: float,
+    seed: int | str,
+    val_per_class: int = 0,
 ) -> list[_PlannedImage]:
     """Order a class by key and pick its validation images.
 
@@ -190,7 +203,7 @@ def _plan_class(
         if left == right:
             raise ValueError(f"duplicate image key {left!r} in {wnid}")
     keys = [key for key, _ in keyed]
-    n_val = val_count(len(keys), val_fraction)
+    n_val = val_count(len(keys), val_fraction, val_per_class)
     val_keys = set(heapq.nsmallest(n_val, keys, key=lambda k: _rank(seed, wnid, k)))
     plan = [_PlannedImage(r, key, "val" if key in val_keys else "train") for key, r in keyed]
     return [p for p in plan if p.split == "train"] + [p for p in plan if p.split == "val"]
@@ -278,16 +291,24 @@ def _atomic_file(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
 
 @contextlib.contextmanager
 def _export_lock(out_dir: Path) -> Iterator[None]:
-    """One export per folder at a time: two writers would prune each other's files."""
-    with open(out_dir / LOCK_NAME, "a") as lock:
+    """One export per folder at a time: two writers would prune each other's files.
+
+    The lock is taken on the folder itself (flock works on a directory's descriptor), so no lock
+    file is left in the dataset; a lock file an earlier version left behind is removed."""
+    fd = os.open(out_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
         try:
-            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as error:
             raise RuntimeError(f"another export is writing into {out_dir}") from error
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(out_dir / LOCK_NAME)
         try:
             yield
         finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def _clean_field(value: object) -> str:
@@ -369,6 +390,48 @@ def _synset_lemmas(synsets: Sequence[SynsetInfo]) -> dict[str, str]:
     return {check_wnid(s.wnid): _lemma_text(s.lemmas) for s in synsets}
 
 
+# torch.save's non-zip ("legacy") serialization: five pickles (protocol 2) in a row — a magic
+# number, the format version, the writer's type sizes, the object, and the keys of the tensor
+# storages (none here), as ``torch.save(obj, f, _use_new_zipfile_serialization=False)`` writes
+# them for objects without tensors; ``torch.load(..., weights_only=True)`` reads it. Writing it
+# ourselves keeps torch (gigabytes) out of the server's dependencies; the tests compare every
+# part with torch's own output and load the export with torchvision.
+_TORCH_MAGIC = 0x1950A86A20F9469CFC6C
+_TORCH_PROTOCOL = 1001
+_TORCH_SYS_INFO = {
+    "protocol_version": _TORCH_PROTOCOL,
+    "little_endian": sys.byteorder == "little",
+    "type_sizes": {"short": 2, "int": 4, "long": 4},
+}
+
+
+def torch_meta_bytes(
+    wnid_to_classes: Mapping[str, tuple[str, ...]], val_wnids: Sequence[str]
+) -> bytes:
+    """``meta.bin`` as ``torchvision.datasets.ImageNet`` reads it: ``(wnid → class names, the
+    wnid of every val image in the order of the sorted val file names)``, which its devkit
+    parser would otherwise build from ``ILSVRC2012_devkit_t12.tar.gz``."""
+    obj = (
+        {check_wnid(w): tuple(str(n) for n in names) for w, names in wnid_to_classes.items()},
+        [check_wnid(w) for w in val_wnids],
+    )
+    buffer = io.BytesIO()
+    for part in (_TORCH_MAGIC, _TORCH_PROTOCOL, _TORCH_SYS_INFO, obj, []):
+        pickle.dump(part, buffer, protocol=2)
+    return buffer.getvalue()
+
+
+def _class_names(synsets: Sequence[SynsetInfo]) -> dict[str, tuple[str, ...]]:
+    """wnid → its lemmas as ImageNet's class names (spaces, not underscores; the wnid if none)."""
+    names = {}
+    for synset in synsets:
+        lemmas = tuple(
+            _clean_field(lemma).replace("_", " ") for lemma in synset.lemmas if str(lemma).strip()
+        )
+        names[check_wnid(synset.wnid)] = lemmas or (synset.wnid,)
+    return names
+
+
 def export_imagenet(
     records: Iterable[ExportRecord],
     *,
@@ -379,12 +442,15 @@ def export_imagenet(
     seed: int | str = 0,
     prune_stale: bool = True,
     on_progress: Callable[[ExportProgress], None] | None = None,
+    val_per_class: int = 0,
 ) -> ExportSummary:
     """Write ``records`` in the ImageNet layout under ``out_dir``.
 
-    Layout: ``train/<wnid>/<wnid>_<key>.JPEG`` (and ``val/<wnid>/…``), ``words.txt``,
+    Layout: ``train/<wnid>/<wnid>_<key>.JPEG`` (and ``val/<wnid>/…``), ``meta.bin`` (so
+    ``torchvision.datasets.ImageNet(out_dir, split='train' or 'val')`` loads it), ``words.txt``,
     ``wordnet.is_a.txt``, ``synset_mapping.txt`` (class-index order = sorted wnids, as
     ImageFolder sorts class folders), ``urls.txt``, ``licenses.tsv`` and ``metadata.jsonl``.
+    The val split takes ``val_fraction`` of each class or ``val_per_class`` images of it.
 
     Preconditions: ``records`` are grouped by wnid (order them by wnid, then key); ``synsets``
     names every exported class plus any ancestor ``words.txt`` should name; ``edges`` are
@@ -394,10 +460,11 @@ def export_imagenet(
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    val_count(2, val_fraction)  # validate before touching anything
+    val_count(2, val_fraction, val_per_class)  # validate before touching anything
     lemmas = _synset_lemmas(synsets)
     summary = ExportSummary(out_dir=out_dir)
     exported: list[str] = []
+    val_names: list[str] = []
     with (
         _export_lock(out_dir),
         _atomic_file(out_dir / "metadata.jsonl") as metadata,
@@ -407,7 +474,7 @@ def export_imagenet(
         licenses.write("path\tlicense\tattribution\turl\n")
         for wnid, batch in _iter_classes(records, lemmas):
             written: dict[str, set[str]] = {split: set() for split in SPLITS}
-            for planned in _plan_class(wnid, batch, val_fraction, seed):
+            for planned in _plan_class(wnid, batch, val_fraction, seed, val_per_class):
                 data = _read_source(planned.record.image)  # storage errors abort the export
                 try:
                     jpeg, converted = as_jpeg(data)
@@ -444,9 +511,10 @@ def export_imagenet(
                     summary.removed_stale += _prune_class_dir(folder, wnid, written[split])
             summary.train_images += len(written["train"])
             summary.val_images += len(written["val"])
+            val_names.extend(written["val"])
             if written["train"]:
                 exported.append(wnid)
-                if val_fraction and not written["val"]:
+                if (val_fraction or val_per_class) and not written["val"]:
                     summary.classes_without_val.append(wnid)
             if on_progress is not None:
                 on_progress(
@@ -454,8 +522,18 @@ def export_imagenet(
                 )
         if prune_stale:
             summary.removed_stale += _prune_other_classes(out_dir, set(exported))
-    summary.classes = sorted(exported)
-    _write_synset_files(out_dir, summary.classes, lemmas, edges)
+        summary.classes = sorted(exported)
+        _write_synset_files(out_dir, summary.classes, lemmas, edges)
+        # Val file names start with their wnid, so sorting the names sorts them as torchvision
+        # lists val/ (class folders in order, files in order within each).
+        names = _class_names(synsets)
+        with _atomic_file(out_dir / META_NAME, "wb") as meta:
+            meta.write(
+                torch_meta_bytes(
+                    {wnid: names[wnid] for wnid in summary.classes},
+                    [name.split("_", 1)[0] for name in sorted(val_names)],
+                )
+            )
     return summary
 
 
@@ -573,6 +651,7 @@ def export_webdataset(
     seed: int | str = 0,
     shard_size: int = 1000,
     on_progress: Callable[[ExportProgress], None] | None = None,
+    val_per_class: int = 0,
 ) -> ExportSummary:
     """Write ``records`` as WebDataset shards: ``train/shard-000000.tar`` … (and ``val/…``), each
     sample ``<wnid>_<key>.jpg``, ``.cls`` (class index, ASCII) and ``.json`` (its metadata), plus
@@ -585,7 +664,7 @@ def export_webdataset(
         raise ValueError(f"shard_size must be ≥ 1, got {shard_size}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    val_count(2, val_fraction)
+    val_count(2, val_fraction, val_per_class)
     lemmas = _synset_lemmas(classes)
     class_index = {wnid: i for i, wnid in enumerate(sorted(lemmas))}
     summary = ExportSummary(out_dir=out_dir, classes=sorted(lemmas))
@@ -595,7 +674,7 @@ def export_webdataset(
         try:
             for wnid, batch in _iter_classes(records, class_index):
                 n_train = 0
-                for planned in _plan_class(wnid, batch, val_fraction, seed):
+                for planned in _plan_class(wnid, batch, val_fraction, seed, val_per_class):
                     data = _read_source(planned.record.image)
                     try:
                         jpeg, converted = as_jpeg(data)

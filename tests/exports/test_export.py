@@ -142,3 +142,64 @@ def test_ui_export_rejects_a_bad_val_fraction(project, client, admin_user):
     client.force_login(admin_user)
     client.post(reverse("dashboards:exports", args=[project.slug]), {"val_fraction": "1.5"})
     assert not ExportJob.objects.exists()
+
+
+def test_negative_gold_and_undecided_images_never_leave(project, tmp_path):
+    wnid = sorted(_accepted(project))[0]
+    negative = Item.objects.filter(project=project, synset_id=wnid, state=Item.State.REJECTED)[0]
+    # Even a negative gold image whose state says "accepted" (hand-edited, or an old row) stays.
+    Item.objects.filter(pk=negative.pk).update(
+        is_gold=True, gold_label=False, state=Item.State.ACCEPTED
+    )
+    positive = Item.objects.filter(project=project, synset_id=wnid, state=Item.State.ACCEPTED)[0]
+    Item.objects.filter(pk=positive.pk).update(is_gold=True, gold_label=True)
+
+    summary = dataset_export(project=project, out_dir=tmp_path)
+
+    exported = {p.name for p in tmp_path.rglob("*.JPEG")}
+    assert f"{wnid}_{negative.candidate_id}.JPEG" not in exported
+    assert f"{wnid}_{positive.candidate_id}.JPEG" in exported
+    assert summary.train_images == 6
+
+
+def test_seed_snippet_loads_the_export_with_imagenet_and_a_dataloader(project, tmp_path):
+    """The seed's own code, unchanged: datasets.ImageNet(root=EXPORT, split=…) + DataLoader."""
+    import torch
+    from torchvision import datasets, transforms
+
+    call_command("export_dataset", project.slug, "--out", str(tmp_path), "--val-per-class", "1")
+
+    transform = transforms.Compose([transforms.Resize(64), transforms.CenterCrop(56),
+                                    transforms.ToTensor()])  # fmt: skip
+    train = datasets.ImageNet(root=tmp_path, split="train", transform=transform)
+    val = datasets.ImageNet(root=tmp_path, split="val", transform=transform)
+    assert (len(train), len(val)) == (4, 2)
+    assert train.wnids == val.wnids == sorted(_accepted(project))
+    images, labels = next(iter(torch.utils.data.DataLoader(train, batch_size=4)))
+    assert images.shape == (4, 3, 56, 56) and sorted(labels.tolist()) == [0, 0, 1, 1]
+    assert not [p for p in tmp_path.rglob("*") if p.name.startswith(".")]
+
+
+def test_cli_refuses_both_val_rules(project, tmp_path):
+    from django.core.management.base import CommandError
+
+    with pytest.raises(CommandError):
+        call_command(
+            "export_dataset", project.slug, "--out", str(tmp_path),
+            "--val-fraction", "0.2", "--val-per-class", "5",
+        )  # fmt: skip
+    assert not any(tmp_path.iterdir())
+
+
+def test_ui_export_with_images_per_class_and_both_rules_refused(project, client, admin_user):
+    client.force_login(admin_user)
+    url = reverse("dashboards:exports", args=[project.slug])
+
+    response = client.post(url, {"val_fraction": "0.2", "val_per_class": "5"}, follow=True)
+    assert not ExportJob.objects.exists()
+    assert "not both" in response.content.decode()
+
+    client.post(url, {"format": "imagenet", "val_per_class": "50"})
+    job = ExportJob.objects.get()
+    assert (job.val_per_class, job.val_fraction) == (50, 0.0)
+    assert "val 50 per class" in client.get(url).content.decode()

@@ -6,6 +6,8 @@ from __future__ import annotations
 import fcntl
 import io
 import json
+import os
+import pickle
 import tarfile
 import zlib
 from pathlib import Path
@@ -304,10 +306,95 @@ def test_a_failing_export_leaves_no_half_written_files(tmp_path):
 
 
 def test_a_second_concurrent_export_is_refused(tmp_path):
-    with open(tmp_path / ".export.lock", "a") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
+    # The exporter locks the folder itself: another holder of that lock keeps it out.
+    fd = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         with pytest.raises(RuntimeError, match="another export"):
             _export(tmp_path, _records({DOG: 1}))
+    finally:
+        os.close(fd)
+    assert not (tmp_path / "train").exists()
+
+
+def test_no_lock_or_temporary_file_is_left_behind(tmp_path):
+    (tmp_path / ".export.lock").write_text("")  # what an earlier version left
+
+    _export(tmp_path, _records({DOG: 3, CAT: 2}), val_fraction=0.3)
+    _export_webdataset = export_webdataset(
+        _records({DOG: 2}), out_dir=tmp_path / "wds", classes=SYNSETS[:1], val_per_class=1
+    )
+
+    assert _export_webdataset.val_images == 1
+    leftovers = [
+        p for p in tmp_path.rglob("*") if p.name.startswith(".") or p.name.endswith(".tmp")
+    ]
+    assert leftovers == []
+
+
+def test_meta_bin_is_what_torch_save_writes(tmp_path):
+    import torch
+
+    _export(tmp_path, _records({DOG: 4, CAT: 3}), val_per_class=1)
+
+    expected = (
+        {
+            DOG: ("dog", "domestic dog", "Canis familiaris"),
+            CAT: ("domestic cat", "house cat"),
+        },
+        [DOG, CAT],  # one val image each, in the order of the sorted val file names
+    )
+    buffer = io.BytesIO()
+    torch.save(expected, buffer, _use_new_zipfile_serialization=False)
+
+    def parts(data: bytes) -> list:
+        # torch's non-zip format: five pickles in a row (magic, version, sys info, object, keys).
+        stream = io.BytesIO(data)
+        return [pickle.load(stream) for _ in range(5)] + [stream.read()]  # noqa: S301
+
+    assert parts((tmp_path / "meta.bin").read_bytes()) == parts(buffer.getvalue())
+    assert torch.load(tmp_path / "meta.bin", weights_only=True) == expected
+
+
+def test_torchvision_imagenet_loads_train_and_val_with_a_dataloader(tmp_path):
+    import torch
+    from torchvision import datasets, transforms
+
+    _export(tmp_path, _records({DOG: 6, CAT: 5, FOX: 4}), val_fraction=0.4, seed=3)
+    transform = transforms.Compose([transforms.Resize((32, 32)), transforms.ToTensor()])
+
+    train = datasets.ImageNet(root=tmp_path, split="train", transform=transform)
+    val = datasets.ImageNet(root=tmp_path, split="val", transform=transform)
+
+    assert train.wnids == val.wnids == sorted([DOG, CAT, FOX])
+    assert train.classes[train.wnid_to_idx[DOG]] == ("dog", "domestic dog", "Canis familiaris")
+    assert train.class_to_idx["house cat"] == train.wnid_to_idx[CAT]
+    assert len(train) + len(val) == 15 and len(val) == 2 + 2 + 2
+    images, labels = next(iter(torch.utils.data.DataLoader(train, batch_size=4, shuffle=True)))
+    assert images.shape == (4, 3, 32, 32) and labels.shape == (4,)
+    images, labels = next(iter(torch.utils.data.DataLoader(val, batch_size=6)))
+    assert images.shape == (6, 3, 32, 32)
+    assert sorted(labels.tolist()) == [0, 0, 1, 1, 2, 2]
+
+
+def test_val_per_class_takes_a_fixed_number_and_keeps_one_for_train(tmp_path):
+    summary = _export(tmp_path, _records({DOG: 8, CAT: 3, FOX: 1}), val_per_class=3)
+
+    val = {p.parent.name: 0 for p in (tmp_path / "val").rglob("*.JPEG")}
+    for path in (tmp_path / "val").rglob("*.JPEG"):
+        val[path.parent.name] += 1
+    assert val == {DOG: 3, CAT: 2}  # 3 of 8; 2 of 3 (one stays in train); FOX has one image
+    assert summary.classes_without_val == [FOX]
+    assert [val_count(n, 0, 50) for n in (0, 1, 2, 51, 500)] == [0, 0, 1, 50, 50]
+
+
+@pytest.mark.parametrize(
+    ("fraction", "per_class"), [(0.1, 5), (0.0, -1), (0.0, 2.5), (0.0, True)]
+)
+def test_a_bad_val_rule_is_refused_before_any_write(tmp_path, fraction, per_class):
+    with pytest.raises(ValueError, match="val_"):
+        _export(tmp_path, _records({DOG: 3}), val_fraction=fraction, val_per_class=per_class)
+    assert list(tmp_path.iterdir()) == []
 
 
 def test_progress_is_reported_per_class(tmp_path):

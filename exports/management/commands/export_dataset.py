@@ -1,6 +1,7 @@
-"""`python manage.py export_dataset PROJECT --out DIR [--val-fraction F --seed S] [--format
-imagenet|webdataset]`: write a project's accepted images in the ImageNet layout (loadable by
-torchvision's ImageFolder as is) or as WebDataset shards (product.md §1.7)."""
+"""`python manage.py export_dataset PROJECT --out DIR [--val-fraction F | --val-per-class N]
+[--seed S] [--format imagenet|webdataset]`: write a project's accepted images in the ImageNet
+layout (loadable by torchvision's ``ImageFolder`` and ``datasets.ImageNet`` as is) or as WebDataset
+shards."""
 
 from __future__ import annotations
 
@@ -19,7 +20,14 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("project", help="project slug")
         parser.add_argument("--out", required=True, type=Path, help="output folder")
-        parser.add_argument("--val-fraction", type=float, default=0.0)
+        val = parser.add_mutually_exclusive_group()
+        val.add_argument("--val-fraction", type=float, default=0.0, help="share of each class")
+        val.add_argument(
+            "--val-per-class",
+            type=int,
+            default=0,
+            help="images of each class for val/ (ImageNet used 50); one always stays in train",
+        )
         parser.add_argument("--seed", default="0", help="seed of the train/val split")
         parser.add_argument("--format", choices=FORMATS, default="imagenet")
 
@@ -29,6 +37,8 @@ class Command(BaseCommand):
             raise CommandError(f"no project with slug {options['project']!r}")
         if not 0 <= options["val_fraction"] < 1:
             raise CommandError("--val-fraction must lie in [0, 1)")
+        if options["val_per_class"] < 0:
+            raise CommandError("--val-per-class must be 0 or more")
         verbosity = options["verbosity"]
 
         def progress(update: ExportProgress) -> None:
@@ -43,6 +53,7 @@ class Command(BaseCommand):
                 out_dir=options["out"],
                 fmt=options["format"],
                 val_fraction=options["val_fraction"],
+                val_per_class=options["val_per_class"],
                 seed=options["seed"],
                 on_progress=progress,
             )
