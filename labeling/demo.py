@@ -146,6 +146,7 @@ def demo_project_ensure(*, say: Say = lambda _: None) -> Project:
             slug=DEMO_SLUG,
             wnids=wnids,
             include_subtrees=False,
+            add_candidates=False,  # added below with a fixed seed: a reproducible demo
             owners=[admin] if admin else [],
             images_per_hit=24,
             gold_per_hit=2,

@@ -44,6 +44,13 @@ class Project(TimeStampedModel):
         help_text="Admins of this project (may edit it).",
     )
     active = models.BooleanField(default=True)
+    # Who of the built-in crowd may label: off, only annotators invited to this project (a
+    # ProjectMember row); on, every account of the ``annotators`` group. Panel participants and
+    # MTurk workers never label here: they work through their own crowd's flow.
+    open_to_all_annotators = models.BooleanField(
+        default=False,
+        help_text="Every annotator may label this project (otherwise only invited ones).",
+    )
     # HIT shape.
     images_per_hit = models.PositiveSmallIntegerField(
         default=24, validators=[MinValueValidator(1), MaxValueValidator(200)]
@@ -51,6 +58,13 @@ class Project(TimeStampedModel):
     gold_per_hit = models.PositiveSmallIntegerField(default=2, validators=[MaxValueValidator(50)])
     # Consensus.
     target_per_synset = models.PositiveIntegerField(default=1000)
+    # ImageNet labelled leaves and internal nodes alike, each on images of its own (a "dog"
+    # image that shows no particular breed); off, internal synsets only group their subtree.
+    label_internal = models.BooleanField(
+        default=True,
+        help_text="Label internal synsets on images of their own, as ImageNet did; "
+        "off: only the leaves of the project are labelled.",
+    )
     seed_size = models.PositiveIntegerField(
         default=50, help_text="Images per synset in the seed set."
     )
@@ -109,6 +123,30 @@ class Project(TimeStampedModel):
         return self.name
 
 
+class ProjectMember(models.Model):
+    """A built-in annotator admitted to a project (through an invite link or by an owner)."""
+
+    class Source(models.TextChoices):
+        INVITE = "invite", "invite link"
+        OWNER = "owner", "added by an owner"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="members")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labeling_memberships"
+    )
+    source = models.CharField(max_length=8, choices=Source.choices, default=Source.INVITE)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["project_id", "user_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "user"], name="project_member_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} in {self.project_id}"
+
+
 class ProjectSynset(TimeStampedModel):
     """A synset of a project with its consensus summary (written by the recompute task)."""
 
@@ -133,6 +171,11 @@ class ProjectSynset(TimeStampedModel):
                 fields=["project"],
                 condition=Q(needs_recompute=True),
                 name="project_synset_needs_recompute",
+            ),
+            # The scheduler: a project's synsets, fewest accepted images first.
+            models.Index(
+                fields=["project", "accepted_count", "synset"],
+                name="project_synset_by_accepted",
             ),
         ]
 
@@ -180,12 +223,20 @@ class Item(TimeStampedModel):
             ),
         ]
         indexes = [
-            # hit_next_for_worker: pending images of one synset that still need votes, seed
-            # images first. Partial, so decided and gold images cost nothing.
+            # The scheduler's open work: per synset, the images that can take one more lease,
+            # in the order they are handed out (seed images first, then those closest to a
+            # decision). Partial: an image enters when it needs more votes than are leased out
+            # and leaves when its last needed vote is leased or it is decided, so the index
+            # holds only open work and a HIT reads O(HIT size) entries whatever the project's
+            # size. PostgreSQL maintains it on every write that changes these columns.
             models.Index(
-                fields=["project", "synset", "-is_seed", "id"],
-                condition=Q(state="pending", is_gold=False, votes_needed__gt=0),
-                name="item_scheduler_open",
+                F("project"),
+                F("synset"),
+                F("is_seed").desc(),
+                (F("yes_votes") + F("no_votes")).desc(),
+                F("id"),
+                condition=Q(state="pending", is_gold=False, votes_needed__gt=F("active_leases")),
+                name="item_open_work",
             ),
             # Gold images mixed into a synset's HITs.
             models.Index(
@@ -279,6 +330,11 @@ class AssignmentItem(models.Model):
         Assignment, on_delete=models.CASCADE, related_name="assignment_items"
     )
     item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignment_items")
+    # The assignment's worker, copied here so that "was this image ever shown to W?" is one
+    # index probe (worker, item) instead of a join over the worker's whole history.
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     position = models.PositiveSmallIntegerField()
     is_gold = models.BooleanField(default=False)
 
@@ -291,8 +347,11 @@ class AssignmentItem(models.Model):
             ),
         ]
         indexes = [
-            # The scheduler's "never show W an image twice": assignment items by item.
+            # Lease expiry and consensus: assignment items by item.
             models.Index(fields=["item"], name="assignment_item_by_item"),
+            # The scheduler's "never show W an image twice" (the HIT on screen, the prefetched
+            # one, submitted and abandoned ones, gold included): W's seen set, probed per image.
+            models.Index(fields=["worker", "item"], name="assignment_item_seen"),
         ]
 
     def __str__(self) -> str:
@@ -331,3 +390,30 @@ class Vote(models.Model):
     def __str__(self) -> str:
         return f"vote {self.item_id} by {self.worker_id}: {self.label}"
 
+
+
+class GoldReview(TimeStampedModel):
+    """A staff decision about an image offered as gold: a seed image with a clear consensus
+    (Deng et al. 2009 §3.2: seed images get at least 10 votes) or any candidate picked by hand.
+    Skipped images are not offered again."""
+
+    class Decision(models.TextChoices):
+        GOLD_YES = "gold_yes", "gold: shows the synset"
+        GOLD_NO = "gold_no", "gold: does not show the synset"
+        SKIPPED = "skipped", "skipped (not gold)"
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="gold_reviews")
+    item = models.OneToOneField(Item, on_delete=models.CASCADE, related_name="gold_review")
+    decision = models.CharField(max_length=8, choices=Decision.choices)
+    proposed_label = models.BooleanField(
+        null=True, blank=True, help_text="The seed consensus offered; empty when picked by hand."
+    )
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"gold review {self.item_id}: {self.decision}"

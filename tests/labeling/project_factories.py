@@ -46,10 +46,14 @@ def project_make(
     """A project over ``synsets`` synthetic synsets, each with ``images`` stored candidates, of
     which the first ``gold`` per synset are gold (alternating positive/negative)."""
     settings.setdefault("seed_size", 0)
+    # Builders' projects take any annotator, as before projects could be invite-only.
+    settings.setdefault("open_to_all_annotators", True)
     made = [SynsetFactory() for _ in range(synsets)]
     for synset in made:
         candidates_make(synset, images, with_files=with_files)
-    project = project_create(name=name, wnids=[s.wnid for s in made], **settings)
+    project = project_create(
+        name=name, wnids=[s.wnid for s in made], add_candidates=False, **settings
+    )
     project_add_candidates(project=project, seed=1)
     if gold:
         for synset in made:

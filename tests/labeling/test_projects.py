@@ -45,7 +45,9 @@ def test_add_candidates_is_idempotent_and_picks_a_seed_set_per_synset():
     synsets = [SynsetFactory(), SynsetFactory()]
     for synset in synsets:
         candidates_make(synset, 20)
-    project = project_create(name="Seeds", wnids=[s.wnid for s in synsets], seed_size=5)
+    project = project_create(
+        name="Seeds", wnids=[s.wnid for s in synsets], seed_size=5, add_candidates=False
+    )
 
     created = project_add_candidates(project=project, seed=7)
     again = project_add_candidates(project=project, seed=7)
