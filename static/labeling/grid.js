@@ -217,7 +217,17 @@
       if (response.ok) {
         const result = await response.json();
         setStatus("Saved " + result.votes_recorded + " answers.");
-        await advance();
+        if (result.blocked) {
+          // No more HITs for a paused account: give the prefetched one back at once.
+          if (prefetching) await prefetching;
+          if (prefetched) post(prefetched.release_url, {}).catch(() => {});
+          prefetched = null;
+          el("empty-nothing").hidden = true;
+          el("empty-blocked").hidden = false;
+          render(null);
+        } else {
+          await advance();
+        }
       } else {
         const reason = await refusal(response);
         if (reason) {

@@ -197,3 +197,38 @@ def test_a_refused_submission_shows_the_reason_and_skips_to_the_next_hit(live_se
     on_screen.refresh_from_db()
     assert on_screen.status == Assignment.Status.EXPIRED
     assert Assignment.objects.filter(worker=worker, status="submitted").count() == 1
+
+
+@pytest.mark.browser
+@pytest.mark.django_db(transaction=True)
+def test_a_worker_blocked_on_gold_is_told_why_instead_of_nothing_left(live_server):
+    from playwright.sync_api import expect, sync_playwright
+
+    # Given a project that blocks after 2 gold answers below 60% and only positive gold images
+    project = project_make(
+        images=40, gold=3, images_per_hit=6, gold_per_hit=2, with_files=True,
+        gold_min_answers=2, gold_block_below=0.6,
+    )
+    from labeling.models import Item
+
+    Item.objects.filter(project=project, is_gold=True).update(gold_label=True)
+    annotator_create(username="sloppy", password="pw-sloppy-123")
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1000, "height": 800})
+        _login(page, live_server, project, "sloppy", "pw-sloppy-123")
+        # When they answer "no" to everything (gold included) and submit
+        page.locator("button.tile").first.focus()
+        page.keyboard.press("n")
+        page.keyboard.press("Enter")
+
+        # Then the page says labelling is paused and why, and shows no further grid
+        expect(page.locator("#empty-blocked")).to_be_visible()
+        expect(page.locator("#empty-nothing")).to_be_hidden()
+        expect(page.locator("button.tile")).to_have_count(0)
+        page.screenshot(path=str(ARTIFACTS / "annotator-grid-blocked.png"))
+        browser.close()
+
+    # And the prefetched HIT was given back at once
+    assert not Assignment.objects.filter(worker__username="sloppy", status="leased").exists()
