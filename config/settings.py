@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     # The pipeline, in order: an app imports only the apps above it (docs/architecture.md).
     "labeling",
     "consensus",
+    "boxes",
     "crowds",
     "exports",
     "dashboards",
@@ -277,6 +278,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": 120.0,
     },
     "crowds-mturk-sync": {"task": "crowds.tasks.crowd_sync_sweep", "schedule": 300.0},
+    "boxes-leases-expire": {"task": "boxes.tasks.box_leases_expire_task", "schedule": 60.0},
+    "boxes-consensus-sweep": {"task": "boxes.tasks.box_consensus_sweep", "schedule": 120.0},
 }
 
 # WordNet through nltk (product.md §1.1): NLTK_DATA is searched first; on Debian the loader lays
@@ -295,6 +298,11 @@ CANDIDATES_NEAR_DUPLICATE_DISTANCE = env.int("CANDIDATES_NEAR_DUPLICATE_DISTANCE
 # A running job whose heartbeat is younger than this is left to the worker running it.
 CANDIDATES_JOB_LEASE_SECONDS = env.int("CANDIDATES_JOB_LEASE_SECONDS", default=900)
 CANDIDATES_DOWNLOAD_CONCURRENCY = env.int("CANDIDATES_DOWNLOAD_CONCURRENCY", default=8)
+# Server folders a staff user may collect from in the app (empty: none; the CLI is not limited).
+CANDIDATES_FOLDER_ROOTS = env.list("CANDIDATES_FOLDER_ROOTS", default=[])
+# Uploaded URL lists: where they are kept for the worker, and the largest accepted.
+CANDIDATES_UPLOAD_DIR = Path(env("CANDIDATES_UPLOAD_DIR", default=str(VAR_DIR / "uploads")))
+CANDIDATES_URL_LIST_MAX_BYTES = env.int("CANDIDATES_URL_LIST_MAX_BYTES", default=20 * 1024 * 1024)
 DEMO_IMAGES = env("DEMO_IMAGES", default="")
 EXPORT_ROOT = Path(env("EXPORT_ROOT", default=str(VAR_DIR / "exports")))
 
