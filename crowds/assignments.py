@@ -1,11 +1,11 @@
 """Crowd workers' assignments: worker accounts per platform id, HITs leased through the regular
 scheduler, and submissions whose votes stay *pending* until the platform confirms them.
 
-Why pending: an ExternalQuestion's ``workerId`` arrives in the URL and can be forged (product.md
-§1.5). Until ListAssignmentsForHIT shows the same assignment, worker and answer, the votes do not
-count, do not move the images' counters and do not touch the named worker's gold record (a forger
-could otherwise get a real worker blocked). Their images stay leased meanwhile, so the scheduler
-does not over-collect votes for them.
+Why pending: an ExternalQuestion's ``workerId`` arrives in the URL and can be forged
+(docs/crowds.md). Until ListAssignmentsForHIT shows the same assignment, worker and answer, the
+votes do not count, do not move the images' counters and do not touch the named worker's gold
+record (a forger could otherwise get a real worker blocked). Their images stay leased meanwhile,
+so the scheduler does not over-collect votes for them.
 """
 
 from __future__ import annotations
@@ -13,25 +13,26 @@ from __future__ import annotations
 import hashlib
 import hmac
 from collections.abc import Iterable
-from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
-from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.db.models.functions import Greatest
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
 from django.utils import timezone
 
 from labeling.hits.scheduler import hit_next_for_worker
-from labeling.hits.submission import (
+from labeling.locks import assignment_lock, items_lock, worker_profile_lock
+from labeling.models import Assignment, AssignmentItem, Project, Vote
+from labeling.votes import (
     AlreadySubmittedDifferently,
     InvalidItems,
-    recompute_synset_later_on_commit,
+    answers_key,
+    answers_split,
+    gold_ids_of,
+    leases_return,
+    votes_count,
+    votes_store,
 )
-from labeling.models import Assignment, AssignmentItem, Item, Project, ProjectSynset, Vote
-from labeling.quality import flags_record, gold_score, worker_profile_get
-from labeling.roles import ANNOTATORS_GROUP
 
 from .models import CrowdAssignment, CrowdHIT
 
@@ -40,14 +41,14 @@ DIGEST_LENGTH = 32
 
 @transaction.atomic
 def crowd_worker_get_or_create(*, username: str) -> AbstractBaseUser:
-    """The annotator account standing for a platform worker (``mturk:<WorkerId>``,
-    ``panel<id>:<participant>``); it has no usable password, so nobody can log in as it."""
+    """The account standing for a platform worker (``mturk:<WorkerId>``,
+    ``panel<id>:<participant>``); it has no usable password, so nobody can log in as it. It is
+    *not* an annotator: such a worker labels only through their crowd's own flow (the panel's
+    quota and payments, MTurk's pending votes), never through /label/ or the worker API."""
     user, created = get_user_model().objects.get_or_create(username=username[:150])
     if created:
         user.set_unusable_password()
         user.save(update_fields=["password"])
-        group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
-        user.groups.add(group)
     return user
 
 
@@ -114,6 +115,11 @@ def mturk_assignment_open(
     )
 
 
+# Stored on the assignment at submission: whether its images' leases were still held then (a
+# lease that ran out before the worker submitted was already returned by lease expiry).
+LEASE_HELD_KEY = "_lease_held"
+
+
 @transaction.atomic
 def crowd_assignment_submit(
     *, crowd_assignment_id: int, selected: list[int], unselected: list[int], duration_ms: int
@@ -121,11 +127,12 @@ def crowd_assignment_submit(
     """Store an MTurk worker's answers as pending votes (see the module docstring).
 
     Idempotent: a replay with the same answers returns the stored record and creates nothing; a
-    replay with other answers raises ``AlreadySubmittedDifferently``.
+    replay with other answers raises ``AlreadySubmittedDifferently``. Lock order as in
+    ``labeling.locks``: this record, then the assignment.
     """
     crowd = CrowdAssignment.objects.select_for_update().get(pk=crowd_assignment_id)
-    assignment = Assignment.objects.select_for_update().get(pk=crowd.assignment_id)
-    answers = {"selected": sorted(set(selected)), "unselected": sorted(set(unselected))}
+    assignment = assignment_lock(Assignment.objects.filter(pk=crowd.assignment_id))
+    answers = answers_key(selected=selected, unselected=unselected)
     if assignment.status == Assignment.Status.SUBMITTED:
         if (assignment.result or {}).get("_answers") != answers:
             raise AlreadySubmittedDifferently("this assignment was already submitted")
@@ -133,35 +140,20 @@ def crowd_assignment_submit(
     item_ids = set(
         AssignmentItem.objects.filter(assignment=assignment).values_list("item_id", flat=True)
     )
-    selected_set, unselected_set = set(selected), set(unselected)
-    if (
-        len(selected) != len(selected_set)
-        or len(unselected) != len(unselected_set)
-        or selected_set & unselected_set
-        or (selected_set | unselected_set) != item_ids
-    ):
-        raise InvalidItems("selected and unselected must split exactly this HIT's images")
-    try:
-        with transaction.atomic():
-            Vote.objects.bulk_create(
-                [
-                    Vote(
-                        item_id=pk,
-                        worker_id=assignment.worker_id,
-                        assignment=assignment,
-                        label=pk in selected_set,
-                        status=Vote.Status.PENDING,
-                    )
-                    for pk in sorted(item_ids)
-                ]
-            )
-    except IntegrityError:
-        raise InvalidItems("an image of this HIT already has a vote from this worker") from None
+    selected_set, unselected_set = answers_split(
+        item_ids=item_ids, selected=selected, unselected=unselected
+    )
+    votes_store(
+        assignment=assignment,
+        labels={pk: pk in selected_set for pk in item_ids},
+        status=Vote.Status.PENDING,
+    )
     now = timezone.now()
+    lease_held = assignment.status == Assignment.Status.LEASED
     assignment.status = Assignment.Status.SUBMITTED
     assignment.submitted_at = now
     assignment.duration_ms = max(0, int(duration_ms))
-    assignment.result = {"pending": True, "_answers": answers}
+    assignment.result = {"pending": True, "_answers": answers, LEASE_HELD_KEY: lease_held}
     assignment.save(
         update_fields=["status", "submitted_at", "duration_ms", "result", "updated_at"]
     )
@@ -177,90 +169,70 @@ def crowd_assignment_submit(
     return crowd
 
 
+def _lease_held(assignment: Assignment) -> bool:
+    # Records stored before the flag existed were all submitted while leased.
+    return bool((assignment.result or {}).get(LEASE_HELD_KEY, True))
+
+
 @transaction.atomic
 def crowd_assignment_confirm(*, crowd_assignment_id: int) -> CrowdAssignment:
     """The platform vouched for this assignment: its pending votes now count.
 
-    Does what a built-in submission does at once — counters, leases, gold score, flags, the
-    synset's recompute — with the same lock order (assignment, worker profile, items by key).
-    Idempotent: only a ``submitted`` record changes.
+    Counted by the same vote core as a built-in submission (``labeling.votes.votes_count``):
+    counters, leases (only if still held), gold score, flags, the synset's recompute — with the
+    lock order of ``labeling.locks``. Idempotent: only a ``submitted`` record changes.
     """
     crowd = CrowdAssignment.objects.select_for_update().get(pk=crowd_assignment_id)
     if crowd.state != CrowdAssignment.State.SUBMITTED:
         return crowd
-    assignment = (
-        Assignment.objects.select_for_update(of=("self",)).select_related("project", "worker")
-        .get(pk=crowd.assignment_id)
-    )  # fmt: skip
+    assignment = assignment_lock(
+        Assignment.objects.select_related("project", "worker").filter(pk=crowd.assignment_id)
+    )
     project = assignment.project
-    profile = worker_profile_get(worker=assignment.worker, lock=True)
+    profile = worker_profile_lock(worker=assignment.worker)
     entries = dict(
         AssignmentItem.objects.filter(assignment=assignment).values_list("item_id", "is_gold")
     )
-    items = {
-        item.pk: item
-        for item in Item.objects.select_for_update(no_key=True)
-        .filter(pk__in=sorted(entries))
-        .order_by("pk")
-        .only("pk", "is_gold", "gold_label")
-    }
-    labels = dict(
-        Vote.objects.filter(assignment=assignment, status=Vote.Status.PENDING).values_list(
-            "item_id", "label"
-        )
-    )
-    gold_ids = {pk for pk, is_gold in entries.items() if is_gold and items[pk].is_gold}
-    labeled_ids = set(entries) - gold_ids
+    items = items_lock(entries, fields=("pk", "is_gold", "gold_label"))
+    pending = Vote.objects.filter(assignment=assignment, status=Vote.Status.PENDING)
+    labels = dict(pending.values_list("item_id", "label"))
     counted = not profile.blocked
-    Vote.objects.filter(assignment=assignment, status=Vote.Status.PENDING).update(
-        status=Vote.Status.CONFIRMED if counted else Vote.Status.EXCLUDED
-    )
-    yes_ids = {pk for pk, label in labels.items() if label}
-    no_ids = set(labels) - yes_ids
-    if counted:
-        for ids, counter in ((yes_ids, "yes_votes"), (no_ids, "no_votes")):
-            open_ids = sorted(ids & labeled_ids)
-            if open_ids:
-                Item.objects.filter(pk__in=open_ids).update(
-                    **{counter: F(counter) + 1},
-                    votes_needed=Greatest(F("votes_needed") - 1, 0),
-                    active_leases=Greatest(F("active_leases") - 1, 0),
-                )
-            gold_label_ids = sorted(ids & gold_ids)
-            if gold_label_ids:
-                Item.objects.filter(pk__in=gold_label_ids).update(**{counter: F(counter) + 1})
-    else:
-        _leases_return(labeled_ids)
-    gold_correct = sum(1 for pk in gold_ids if labels.get(pk) == bool(items[pk].gold_label))
-    flags_record(
-        profile=profile,
+    pending.update(status=Vote.Status.CONFIRMED if counted else Vote.Status.EXCLUDED)
+    tally = votes_count(
         assignment=assignment,
-        labels=[labels[pk] for pk in sorted(labels)],
+        project=project,
+        profile=profile,
+        items=items,
+        gold_ids=gold_ids_of(entries=entries, items=items),
+        labels=labels,
+        counted=counted,
+        lease_held=_lease_held(assignment),
         duration_ms=assignment.duration_ms or 0,
     )
-    gold_score(profile=profile, project=project, correct=gold_correct, total=len(gold_ids))
     assignment.reward_cents = _reward_cents(crowd=crowd, project=project) if counted else 0
-    assignment.result = {**(assignment.result or {}), "pending": False, "counted": counted}
+    assignment.result = {
+        **(assignment.result or {}), "pending": False, "counted": counted, LEASE_HELD_KEY: False,
+    }  # fmt: skip
     assignment.save(update_fields=["reward_cents", "result", "updated_at"])
     crowd.state = CrowdAssignment.State.CONFIRMED
     crowd.confirmed_at = timezone.now()
-    crowd.gold_correct = gold_correct
-    crowd.gold_total = len(gold_ids)
+    crowd.gold_correct = tally.gold_correct
+    crowd.gold_total = tally.gold_total
     crowd.save(
         update_fields=["state", "confirmed_at", "gold_correct", "gold_total", "updated_at"]
     )
-    _recompute_later(project=project, synset_id=assignment.synset_id)
     return crowd
 
 
 @transaction.atomic
 def crowd_assignment_discard(*, crowd_assignment_id: int, state: str) -> CrowdAssignment:
     """The platform contradicts (``mismatch``) or never confirmed (``unconfirmed``) this
-    assignment: its pending votes are excluded for good and its images return to the pool."""
+    assignment: its pending votes are excluded for good and its images' leases, if still held,
+    return to the pool."""
     crowd = CrowdAssignment.objects.select_for_update().get(pk=crowd_assignment_id)
     if crowd.state not in {CrowdAssignment.State.SUBMITTED, CrowdAssignment.State.ACCEPTED}:
         return crowd
-    assignment = Assignment.objects.select_for_update().get(pk=crowd.assignment_id)
+    assignment = assignment_lock(Assignment.objects.filter(pk=crowd.assignment_id))
     if assignment.status == Assignment.Status.SUBMITTED:
         labeled = set(
             AssignmentItem.objects.filter(assignment=assignment, is_gold=False).values_list(
@@ -270,17 +242,14 @@ def crowd_assignment_discard(*, crowd_assignment_id: int, state: str) -> CrowdAs
         Vote.objects.filter(assignment=assignment, status=Vote.Status.PENDING).update(
             status=Vote.Status.EXCLUDED
         )
-        _leases_return(labeled)
+        if _lease_held(assignment):
+            items_lock(labeled, fields=("pk",))
+            leases_return(labeled)
+            assignment.result = {**(assignment.result or {}), LEASE_HELD_KEY: False}
+            assignment.save(update_fields=["result", "updated_at"])
     crowd.state = state
     crowd.save(update_fields=["state", "updated_at"])
     return crowd
-
-
-def _leases_return(item_ids: set[int]) -> None:
-    if item_ids:
-        Item.objects.filter(pk__in=sorted(item_ids)).update(
-            active_leases=Greatest(F("active_leases") - 1, 0)
-        )
 
 
 def _reward_cents(*, crowd: CrowdAssignment, project: Project) -> int:
@@ -289,13 +258,3 @@ def _reward_cents(*, crowd: CrowdAssignment, project: Project) -> int:
     if crowd.participant_id:
         return crowd.participant.panel.reward_cents_per_hit
     return project.reward_cents_per_hit
-
-
-def _recompute_later(*, project: Project, synset_id: str) -> None:
-    project_synset_id = (
-        ProjectSynset.objects.filter(project=project, synset_id=synset_id)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if project_synset_id is not None:
-        transaction.on_commit(partial(recompute_synset_later_on_commit, project_synset_id))

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 # The smoothed gold accuracy itself (gold_accuracy_smoothed) is defined beside WorkerProfile in
 # labeling.models, which owns that invariant.
+from .locks import worker_profile_lock
 from .models import Assignment, Item, Project, ProjectSynset, Vote, WorkerProfile
 
 # People verify about one image per 1.7 s (product.md §4); under 0.3 s per image for a whole
@@ -24,9 +25,9 @@ CONSTANT_ANSWER_HITS = 5
 def worker_profile_get(*, worker: AbstractBaseUser, lock: bool = False) -> WorkerProfile:
     """The worker's profile, created on first use; ``lock`` takes its row lock (serialises one
     worker's concurrent requests, e.g. a double-clicked "next HIT")."""
-    profile, _ = WorkerProfile.objects.get_or_create(user=worker)
     if lock:
-        profile = WorkerProfile.objects.select_for_update().get(pk=profile.pk)
+        return worker_profile_lock(worker=worker)
+    profile, _ = WorkerProfile.objects.get_or_create(user=worker)
     return profile
 
 

@@ -6,10 +6,6 @@ from celery import shared_task
 
 from .hits.scheduler import EXPIRE_BATCH, leases_expire
 
-# Until every caller sends ``labeling.signals.synset_votes_changed`` itself: the name the
-# submission path has always called after commit.
-from .signals import synset_votes_changed_send as recompute_synset_later  # noqa: F401
-
 
 @shared_task(soft_time_limit=120, time_limit=150)
 def leases_expire_task() -> int:

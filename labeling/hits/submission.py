@@ -1,49 +1,30 @@
-"""Submitting a HIT: one POST per assignment records one vote per image, scores the gold images,
-flags suspicious answering and schedules the synset's consensus recompute (product.md §1.3)."""
+"""Submitting a HIT of the built-in grid or a panel: one POST per assignment records one vote per
+image through the vote core (``labeling.votes``), which scores the gold images, flags suspicious
+answering and announces the synset's recompute (Deng et al. 2009 §3.2; docs/architecture.md)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
-from functools import partial
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import IntegrityError, transaction
-from django.db.models import F
-from django.db.models.functions import Greatest
+from django.db import transaction
 from django.utils import timezone
 
-from labeling.models import Assignment, AssignmentItem, Item, ProjectSynset, Vote
-from labeling.quality import flags_record, gold_score, worker_profile_get
-
-
-class SubmissionError(Exception):
-    """A submission that cannot be accepted; ``code`` is stable for API clients."""
-
-    code = "invalid"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
-
-
-class AssignmentNotFound(SubmissionError):
-    code = "not_found"
-
-
-class InvalidItems(SubmissionError):
-    code = "invalid_items"
-
-
-class LeaseExpired(SubmissionError):
-    code = "lease_expired"
-
-
-class AlreadySubmittedDifferently(SubmissionError):
-    code = "already_submitted"
-
-
-class ProjectClosed(SubmissionError):
-    code = "project_closed"
+from labeling.locks import assignment_lock, items_lock, worker_profile_lock
+from labeling.models import Assignment, AssignmentItem, Item, Vote
+from labeling.votes import (  # noqa: F401 (the errors are this module's API too)
+    AlreadySubmittedDifferently,
+    AssignmentNotFound,
+    InvalidItems,
+    LeaseExpired,
+    ProjectClosed,
+    SubmissionError,
+    answers_key,
+    answers_split,
+    gold_ids_of,
+    votes_count,
+    votes_store,
+)
 
 
 @dataclass(frozen=True)
@@ -59,14 +40,6 @@ class SubmitResult:
 
     def as_dict(self) -> dict:
         return asdict(self)
-
-
-def recompute_synset_later_on_commit(project_synset_id: int) -> None:
-    """Run after commit: a broker outage must never fail a submission that is already stored
-    (the needs_recompute flag lets the periodic sweep catch up)."""
-    from labeling.tasks import recompute_synset_later
-
-    recompute_synset_later(project_synset_id)
 
 
 @transaction.atomic
@@ -85,143 +58,79 @@ def assignment_submit(
     be exactly the assignment's images. A lease that expired is still accepted while any of its
     images needs votes, since the worker's effort is real; otherwise it is refused.
     """
-    assignment = (
-        # of=self: FOR UPDATE on the joined project row would queue every submission of the
-        # project behind one another and deadlock with next-HIT's assignment inserts.
-        Assignment.objects.select_for_update(of=("self",))
-        .select_related("project")
-        .filter(pk=assignment_id, worker=worker)
-        .first()
+    assignment = assignment_lock(
+        Assignment.objects.select_related("project").filter(pk=assignment_id, worker=worker)
     )
     if assignment is None:
         raise AssignmentNotFound("no such assignment for this worker")
-    selected_set, unselected_set = set(selected), set(unselected)
+    answers = answers_key(selected=selected, unselected=unselected)
     if assignment.status == Assignment.Status.SUBMITTED:
         stored = assignment.result or {}
-        if stored.get("_answers") != {"selected": sorted(selected_set),
-                                      "unselected": sorted(unselected_set)}:  # fmt: skip
+        if stored.get("_answers") != answers:
             raise AlreadySubmittedDifferently("this assignment was already submitted")
         return _result_from_stored(stored)
     if not assignment.project.active:
         raise ProjectClosed("this project was closed; its images take no more votes")
 
-    entries = list(
+    entries = dict(
         AssignmentItem.objects.filter(assignment=assignment).values_list("item_id", "is_gold")
     )
-    item_ids = {item_id for item_id, _ in entries}
-    if (
-        len(selected) != len(selected_set)
-        or len(unselected) != len(unselected_set)
-        or selected_set & unselected_set
-        or (selected_set | unselected_set) != item_ids
-    ):
-        raise InvalidItems("selected and unselected must split exactly this HIT's images")
+    selected_set, _ = answers_split(item_ids=set(entries), selected=selected, unselected=unselected)
 
     project = assignment.project
     now = timezone.now()
     expired = assignment.status == Assignment.Status.EXPIRED or assignment.lease_expires_at <= now
-    # Lock order everywhere: assignment, then worker profile, then items by primary key.
-    profile = worker_profile_get(worker=worker, lock=True)
-    items = {
-        item.pk: item
-        # no_key: only counters change, so inserts referencing these items (AssignmentItem,
-        # Vote) are not blocked — a FOR UPDATE here deadlocked with next-HIT under load.
-        for item in Item.objects.select_for_update(no_key=True)
-        .filter(pk__in=sorted(item_ids))
-        .order_by("pk")
-        .only("pk", "is_gold", "gold_label", "votes_needed", "state", "synset_id")
-    }
-    gold_ids = {item_id for item_id, is_gold in entries if is_gold and items[item_id].is_gold}
-    labeled_ids = item_ids - gold_ids
+    profile = worker_profile_lock(worker=worker)
+    items = items_lock(
+        entries, fields=("pk", "is_gold", "gold_label", "votes_needed", "state", "synset_id")
+    )
+    gold_ids = gold_ids_of(entries=entries, items=items)
     if expired and not any(
-        items[pk].votes_needed > 0 and items[pk].state == Item.State.PENDING for pk in labeled_ids
+        items[pk].votes_needed > 0 and items[pk].state == Item.State.PENDING
+        for pk in set(entries) - gold_ids
     ):
         raise LeaseExpired(
             "this HIT was open too long and its images were given to other people meanwhile"
         )
 
     counted = not profile.blocked
-    vote_status = Vote.Status.CONFIRMED if counted else Vote.Status.EXCLUDED
-    try:
-        with transaction.atomic():
-            Vote.objects.bulk_create(
-                [
-                    Vote(
-                        item_id=pk,
-                        worker=worker,
-                        assignment=assignment,
-                        label=pk in selected_set,
-                        status=vote_status,
-                    )
-                    for pk in sorted(item_ids)
-                ]
-            )
-    except IntegrityError:
-        # The scheduler never shows an image twice; this is the database's last word on it.
-        raise InvalidItems(
-            "you have already answered one of these images, so this HIT cannot be saved"
-        ) from None
-
-    # Leases still held (not released by leases_expire) are returned now.
-    held = assignment.status == Assignment.Status.LEASED
-    if counted:
-        for label_ids, counter in ((selected_set, "yes_votes"), (unselected_set, "no_votes")):
-            fields = {counter: F(counter) + 1}
-            open_ids = sorted(label_ids & labeled_ids)
-            if open_ids:
-                fields_open = {**fields, "votes_needed": Greatest(F("votes_needed") - 1, 0)}
-                if held:
-                    fields_open["active_leases"] = Greatest(F("active_leases") - 1, 0)
-                Item.objects.filter(pk__in=open_ids).update(**fields_open)
-            gold_label_ids = sorted(label_ids & gold_ids)
-            if gold_label_ids:
-                Item.objects.filter(pk__in=gold_label_ids).update(**fields)
-    elif held and labeled_ids:
-        Item.objects.filter(pk__in=sorted(labeled_ids)).update(
-            active_leases=Greatest(F("active_leases") - 1, 0)
-        )
-
-    gold_correct = sum(
-        1 for pk in gold_ids if (pk in selected_set) == bool(items[pk].gold_label)
+    labels = {pk: pk in selected_set for pk in entries}
+    votes_store(
+        assignment=assignment,
+        labels=labels,
+        status=Vote.Status.CONFIRMED if counted else Vote.Status.EXCLUDED,
     )
-    labels_in_order = [pk in selected_set for pk in sorted(item_ids)]
-    raised = flags_record(
-        profile=profile, assignment=assignment, labels=labels_in_order, duration_ms=duration_ms
-    )
-    was_blocked = profile.blocked
-    profile = gold_score(
-        profile=profile, project=project, correct=gold_correct, total=len(gold_ids)
+    tally = votes_count(
+        assignment=assignment,
+        project=project,
+        profile=profile,
+        items=items,
+        gold_ids=gold_ids,
+        labels=labels,
+        counted=counted,
+        # Leases still held (not released by leases_expire or a release) are returned now.
+        lease_held=assignment.status == Assignment.Status.LEASED,
+        duration_ms=duration_ms,
     )
 
     result = SubmitResult(
         assignment_id=assignment.pk,
-        votes_recorded=len(item_ids),
+        votes_recorded=len(entries),
         reward_cents=project.reward_cents_per_hit if counted else 0,
-        counted=counted and not (profile.blocked and not was_blocked),
-        flags=raised,
-        blocked=profile.blocked,
+        counted=counted and not tally.newly_blocked,
+        flags=tally.flags,
+        blocked=tally.blocked,
     )
     assignment.status = Assignment.Status.SUBMITTED
     assignment.submitted_at = now
     assignment.duration_ms = max(0, int(duration_ms))
     assignment.reward_cents = result.reward_cents
-    assignment.result = {
-        **result.as_dict(),
-        "_answers": {"selected": sorted(selected_set), "unselected": sorted(unselected_set)},
-    }
+    assignment.result = {**result.as_dict(), "_answers": answers}
     assignment.save(
         update_fields=[
             "status", "submitted_at", "duration_ms", "reward_cents", "result", "updated_at",
         ]
     )  # fmt: skip
-
-    project_synset_id = (
-        ProjectSynset.objects.filter(project=project, synset_id=assignment.synset_id)
-        .values_list("pk", flat=True)
-        .first()
-    )
-    if project_synset_id is not None:
-        transaction.on_commit(partial(recompute_synset_later_on_commit, project_synset_id))
     return result
 
 

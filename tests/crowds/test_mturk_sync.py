@@ -303,3 +303,42 @@ def test_an_assignment_id_is_bound_to_its_first_worker(published_hit):
     with pytest.raises(InvalidItems):
         mturk_assignment_open(hit=published_hit, external_assignment_id="ASSIGN0001",
                               worker_id="AOTHER", submit_origin=SANDBOX)  # fmt: skip
+
+
+@pytest.mark.django_db
+def test_confirming_a_submission_made_after_its_lease_expired_returns_no_lease_twice(published_hit):
+    """The lease of an assignment that expired before the worker submitted was already returned
+    by lease expiry; confirming its votes must not return it a second time (it used to, and the
+    drift let the scheduler hand the images to more workers than they needed)."""
+    from crowds.assignments import crowd_assignment_confirm
+    from labeling.hits.scheduler import leases_expire
+    from labeling.models import Assignment
+
+    crowd = mturk_assignment_open(
+        hit=published_hit, external_assignment_id="ASSIGNLATE", worker_id="ALATE",
+        submit_origin=SANDBOX,
+    )  # fmt: skip
+    plain = list(
+        AssignmentItem.objects.filter(assignment=crowd.assignment, is_gold=False).values_list(
+            "item_id", flat=True
+        )
+    )
+    rows = list(
+        AssignmentItem.objects.filter(assignment=crowd.assignment).values_list("item_id", flat=True)
+    )
+    # Another worker holds a lease on the same images meanwhile.
+    Item.objects.filter(pk__in=plain).update(active_leases=2)
+    Assignment.objects.filter(pk=crowd.assignment_id).update(
+        lease_expires_at=timezone.now() - timedelta(minutes=1)
+    )
+    assert leases_expire() == 1
+    assert set(Item.objects.filter(pk__in=plain).values_list("active_leases", flat=True)) == {1}
+
+    crowd_assignment_submit(
+        crowd_assignment_id=crowd.pk, selected=[], unselected=sorted(rows), duration_ms=30_000
+    )
+    crowd_assignment_confirm(crowd_assignment_id=crowd.pk)
+
+    # The other worker's lease is still counted.
+    assert set(Item.objects.filter(pk__in=plain).values_list("active_leases", flat=True)) == {1}
+    assert all(no == 1 for _, no in counts(plain))

@@ -1,0 +1,182 @@
+"""The one place where a HIT's answers become votes, and votes become counts.
+
+Every way of submitting a HIT goes through here: the built-in grid and panels
+(``labeling.hits.submission.assignment_submit``) at once, MTurk in two steps — its votes are stored
+*pending* when the worker submits (``crowds.assignments.crowd_assignment_submit``) and counted when
+the platform confirms the assignment (``crowd_assignment_confirm``) or thrown out when it does not
+(``crowd_assignment_discard``). So the answer split is validated, votes are stored, counters and
+leases move, gold answers are scored, flags are raised and the recompute is announced the same way
+whichever crowd the worker came from.
+
+Call these inside the caller's transaction, holding the locks of ``labeling.locks`` in its order
+(assignment, worker profile, items by primary key).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.db.models.functions import Greatest
+
+from .models import Assignment, Item, Project, Vote, WorkerProfile
+from .quality import flags_record, gold_score
+from .signals import synset_votes_changed_on_commit
+
+
+class SubmissionError(Exception):
+    """A submission that cannot be accepted; ``code`` is stable for API clients."""
+
+    code = "invalid"
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class AssignmentNotFound(SubmissionError):
+    code = "not_found"
+
+
+class InvalidItems(SubmissionError):
+    code = "invalid_items"
+
+
+class LeaseExpired(SubmissionError):
+    code = "lease_expired"
+
+
+class AlreadySubmittedDifferently(SubmissionError):
+    code = "already_submitted"
+
+
+class ProjectClosed(SubmissionError):
+    code = "project_closed"
+
+
+def answers_key(*, selected: Iterable[int], unselected: Iterable[int]) -> dict[str, list[int]]:
+    """The answers as stored on the assignment (``result["_answers"]``), to recognise a replay."""
+    return {"selected": sorted(set(selected)), "unselected": sorted(set(unselected))}
+
+
+def answers_split(
+    *, item_ids: set[int], selected: list[int], unselected: list[int]
+) -> tuple[set[int], set[int]]:
+    """Check that ``selected`` and ``unselected`` split exactly this HIT's images, each once."""
+    selected_set, unselected_set = set(selected), set(unselected)
+    if (
+        len(selected) != len(selected_set)
+        or len(unselected) != len(unselected_set)
+        or selected_set & unselected_set
+        or (selected_set | unselected_set) != item_ids
+    ):
+        raise InvalidItems("selected and unselected must split exactly this HIT's images")
+    return selected_set, unselected_set
+
+
+def votes_store(
+    *, assignment: Assignment, labels: dict[int, bool], status: str
+) -> None:
+    """One vote per image of the HIT. The scheduler never shows an image twice to a worker; the
+    unique (item, worker) constraint is the database's last word on it."""
+    try:
+        with transaction.atomic():
+            Vote.objects.bulk_create(
+                [
+                    Vote(
+                        item_id=pk,
+                        worker_id=assignment.worker_id,
+                        assignment=assignment,
+                        label=label,
+                        status=status,
+                    )
+                    for pk, label in sorted(labels.items())
+                ]
+            )
+    except IntegrityError:
+        raise InvalidItems(
+            "you have already answered one of these images, so this HIT cannot be saved"
+        ) from None
+
+
+def leases_return(item_ids: Iterable[int]) -> None:
+    """Give back one lease on each image (never below zero); lock them first (items_lock)."""
+    ids = sorted(set(item_ids))
+    if ids:
+        Item.objects.filter(pk__in=ids).update(active_leases=Greatest(F("active_leases") - 1, 0))
+
+
+@dataclass(frozen=True)
+class VotesCounted:
+    gold_correct: int
+    gold_total: int
+    flags: list[str] = field(default_factory=list)
+    # The worker is blocked now; ``newly_blocked``: by this HIT's gold answers (its votes were
+    # excluded with the rest of the worker's).
+    blocked: bool = False
+    newly_blocked: bool = False
+
+
+def votes_count(
+    *,
+    assignment: Assignment,
+    project: Project,
+    profile: WorkerProfile,
+    items: dict[int, Item],
+    gold_ids: set[int],
+    labels: dict[int, bool],
+    counted: bool,
+    lease_held: bool,
+    duration_ms: int,
+) -> VotesCounted:
+    """Count a HIT's stored votes: counters, leases, gold score, flags, recompute.
+
+    ``items`` are the HIT's images, locked; ``labels`` the worker's answer per image. When
+    ``counted`` (the worker is not blocked) every image gets its yes or no; the non-gold ones
+    need one vote less. ``lease_held`` says whether the assignment still holds its images'
+    leases: only then are they given back — lease expiry or a release already returned them
+    otherwise, and returning them twice would let the scheduler over-collect votes elsewhere.
+    """
+    labeled_ids = set(labels) - gold_ids
+    if counted:
+        yes_ids = {pk for pk, label in labels.items() if label}
+        for ids, counter in ((yes_ids, "yes_votes"), (set(labels) - yes_ids, "no_votes")):
+            fields = {counter: F(counter) + 1}
+            open_ids = sorted(ids & labeled_ids)
+            if open_ids:
+                fields_open = {**fields, "votes_needed": Greatest(F("votes_needed") - 1, 0)}
+                if lease_held:
+                    fields_open["active_leases"] = Greatest(F("active_leases") - 1, 0)
+                Item.objects.filter(pk__in=open_ids).update(**fields_open)
+            gold_label_ids = sorted(ids & gold_ids)
+            if gold_label_ids:
+                Item.objects.filter(pk__in=gold_label_ids).update(**fields)
+    elif lease_held:
+        leases_return(labeled_ids)
+
+    gold_correct = sum(1 for pk in gold_ids if labels.get(pk) == bool(items[pk].gold_label))
+    raised = flags_record(
+        profile=profile,
+        assignment=assignment,
+        labels=[labels[pk] for pk in sorted(labels)],
+        duration_ms=duration_ms,
+    )
+    was_blocked = profile.blocked
+    profile = gold_score(
+        profile=profile, project=project, correct=gold_correct, total=len(gold_ids)
+    )
+    synset_votes_changed_on_commit(project_id=project.pk, synset_id=assignment.synset_id)
+    return VotesCounted(
+        gold_correct=gold_correct,
+        gold_total=len(gold_ids),
+        flags=raised,
+        blocked=profile.blocked,
+        newly_blocked=profile.blocked and not was_blocked,
+    )
+
+
+def gold_ids_of(*, entries: dict[int, bool], items: dict[int, Item]) -> set[int]:
+    """The HIT's gold images: placed as gold in the assignment and still gold now."""
+    return {pk for pk, is_gold in entries.items() if is_gold and items[pk].is_gold}
