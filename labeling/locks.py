@@ -4,7 +4,8 @@ Every transaction that records votes or moves an image's counters or leases — 
 submission, a panel HIT, an MTurk confirmation or discard, the scheduler, lease expiry, blocking
 a worker — takes its row locks in this order, and never the other way round:
 
-1. the platform's record of the assignment (``crowds.CrowdAssignment``), when there is one;
+1. the crowd platform's records (``crowds.CrowdAssignment``, ``crowds.PanelParticipant``), when
+   the work came through a platform;
 2. the assignment (``labeling.Assignment``), ``FOR UPDATE OF`` its own row only;
 3. the worker's profile (``labeling.WorkerProfile``);
 4. the images (``labeling.Item``), in ascending primary key, ``FOR NO KEY UPDATE``.
