@@ -7,6 +7,7 @@ from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from boxes.urls import api_urlpatterns as boxes_api
 from candidates.urls import api_urlpatterns as candidate_api
 from crowds.urls import api_urlpatterns as crowds_api
 from dashboards.urls import api_urlpatterns as dashboards_api
@@ -19,6 +20,7 @@ api_patterns = [
     *candidate_api,
     *synset_api,
     *labeling_api,
+    *boxes_api,
     *crowds_api,
     *dashboards_api,
 ]
@@ -36,6 +38,7 @@ urlpatterns = [
     path("", include("synsets.urls")),
     path("", include("candidates.urls")),
     path("", include("labeling.urls")),
+    path("", include("boxes.urls")),
     path("", include("dashboards.urls")),
     path("", include("crowds.urls")),
     path("api/", include(api_patterns)),

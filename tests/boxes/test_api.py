@@ -1,0 +1,134 @@
+"""The box API over HTTP: next task, draw, bad input answered with a clear 400/409 and nothing
+stored, replays, verification, progress for staff."""
+
+from __future__ import annotations
+
+import pytest
+
+from boxes.models import Box, BoxVote
+from tests.boxes.factories import boxed_project, workers
+
+pytestmark = pytest.mark.django_db
+
+
+def _client(api_client, user):
+    api_client.force_authenticate(user)
+    return api_client
+
+
+def _next(client, project, kind):
+    return client.post(f"/api/projects/{project.slug}/boxes/next/", {"kind": kind}, format="json")
+
+
+def test_draw_through_the_api_and_replay(api_client):
+    project = boxed_project(images=1)
+    (drawer,) = workers(1)
+    client = _client(api_client, drawer)
+    response = _next(client, project, "draw")
+    assert response.status_code == 200
+    payload = response.json()
+    task = payload["tasks"][0]
+    assert (task["width"], task["height"]) == (96, 72)
+    assert task["boxes"] == []
+    body = {"task": task["id"], "box": {"x": 3, "y": 4, "w": 30, "h": 20}, "duration_ms": 1000}
+    first = client.post(payload["submit_url"], body, format="json")
+    assert first.status_code == 200, first.content
+    again = client.post(payload["submit_url"], body, format="json")
+    assert again.json() == first.json()
+    assert Box.objects.count() == 1
+    other = {**body, "box": {"x": 4, "y": 4, "w": 30, "h": 20}}
+    refused = client.post(payload["submit_url"], other, format="json")
+    assert refused.status_code == 409
+    assert refused.json()["code"] == "already_submitted"
+    assert Box.objects.get().x == 3
+
+
+@pytest.mark.parametrize(
+    ("box", "detail"),
+    [
+        ({"x": 90, "y": 0, "w": 20, "h": 20}, "inside the image"),
+        ({"x": 0, "y": 0, "w": 1, "h": 1}, "too small"),
+        ("not a box", "an object with x, y, w and h"),
+    ],
+)
+def test_malformed_box_gets_a_clear_400(api_client, box, detail):
+    project = boxed_project(images=1)
+    (drawer,) = workers(1)
+    client = _client(api_client, drawer)
+    payload = _next(client, project, "draw").json()
+    response = client.post(
+        payload["submit_url"],
+        {"task": payload["tasks"][0]["id"], "box": box, "duration_ms": 5},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json()["code"] == "malformed_box"
+    assert detail in response.json()["detail"]
+    assert not Box.objects.exists()
+
+
+def test_box_for_an_image_not_in_the_task_gets_a_400(api_client):
+    project = boxed_project(images=2)
+    first, second = workers(2)
+    mine = _next(_client(api_client, first), project, "draw").json()
+    from rest_framework.test import APIClient
+
+    theirs = _next(_client(APIClient(), second), project, "draw").json()
+    response = _client(api_client, first).post(
+        mine["submit_url"],
+        {"task": theirs["tasks"][0]["id"], "box": {"x": 0, "y": 0, "w": 20, "h": 20},
+         "duration_ms": 5},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 400
+    assert response.json()["code"] == "task_not_in_assignment"
+    assert not Box.objects.exists()
+
+
+def test_someone_elses_assignment_is_404(api_client):
+    project = boxed_project(images=1)
+    owner, stranger = workers(2)
+    payload = _next(_client(api_client, owner), project, "draw").json()
+    response = _client(api_client, stranger).post(
+        payload["submit_url"],
+        {"task": payload["tasks"][0]["id"], "box": {"x": 0, "y": 0, "w": 20, "h": 20},
+         "duration_ms": 5},
+        format="json",
+    )  # fmt: skip
+    assert response.status_code == 404
+
+
+def test_quality_grid_shows_the_box_and_takes_answers(api_client):
+    project = boxed_project(images=1)
+    drawer, verifier = workers(2)
+    client = _client(api_client, drawer)
+    payload = _next(client, project, "draw").json()
+    client.post(
+        payload["submit_url"],
+        {"task": payload["tasks"][0]["id"], "box": {"x": 3, "y": 4, "w": 30, "h": 20},
+         "duration_ms": 5},
+        format="json",
+    )  # fmt: skip
+    client = _client(api_client, verifier)
+    grid = _next(client, project, "quality").json()
+    assert grid["tasks"][0]["boxes"][0] | {"id": 0} == {"id": 0, "x": 3, "y": 4, "w": 30, "h": 20}
+    ids = [t["id"] for t in grid["tasks"]]
+    response = client.post(
+        grid["submit_url"], {"yes": ids, "no": [], "duration_ms": 5}, format="json"
+    )
+    assert response.status_code == 200
+    assert BoxVote.objects.filter(worker=verifier).count() == len(ids)
+    assert _next(client, project, "quality").status_code == 204
+
+
+def test_progress_is_for_staff_only(api_client, admin_user):
+    project = boxed_project(images=2)
+    (worker,) = workers(1)
+    assert (
+        _client(api_client, worker).get(f"/api/projects/{project.slug}/boxes/progress/").status_code
+        == 403
+    )
+    response = _client(api_client, admin_user).get(f"/api/projects/{project.slug}/boxes/progress/")
+    assert response.status_code == 200
+    assert response.json()["images"] == 2
+    assert response.json()["costs"]["by_kind"]["draw"]["assignments"] == 0
