@@ -22,6 +22,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ADMIN_URL = os.environ.get("BENCH_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 SHARED_DATA = ROOT.parent / "shared" / "data"
+# Settings refuse short keys when DEBUG is off; benchmarks run with DEBUG off, as production does.
+SECRET_KEY = os.environ.get("SECRET_KEY") or "benchmark-only-" + "0123456789abcdef" * 3
 SAMPLES = Path(os.environ.get("BENCH_SAMPLES", SHARED_DATA / "imagenet-samples"))
 
 
@@ -214,7 +216,11 @@ def database_url(name: str) -> str:
 
 @contextlib.contextmanager
 def scratch_database(label: str, *, migrate: bool = True) -> Iterator[str]:
-    """Create ``bench_<label>_<pid>`` (migrated), yield its URL, drop it afterwards."""
+    """Create ``bench_<label>_<pid>`` (migrated), yield its URL, drop it afterwards (also when
+    the run is stopped with Ctrl-C or SIGTERM)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     name = f"bench_{label}_{os.getpid()}"
     _psql(f'DROP DATABASE IF EXISTS "{name}"')
     _psql(f'CREATE DATABASE "{name}"')
@@ -222,7 +228,7 @@ def scratch_database(label: str, *, migrate: bool = True) -> Iterator[str]:
     try:
         if migrate:
             env = {**os.environ, "DATABASE_URL": url,
-                   "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only")}  # fmt: skip
+                   "SECRET_KEY": SECRET_KEY}  # fmt: skip
             subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"],
                            env=env, check=True)  # fmt: skip
         yield url
@@ -239,7 +245,7 @@ def django_setup(url: str, **extra_env: str) -> None:
     os.environ.update(
         {
             "DATABASE_URL": url,
-            "SECRET_KEY": os.environ.get("SECRET_KEY", "benchmark-only"),
+            "SECRET_KEY": SECRET_KEY,
             # Jobs run in this process; their queued copies go nowhere.
             "CELERY_BROKER_URL": "memory://",
             "DJANGO_SETTINGS_MODULE": "config.settings",
@@ -265,3 +271,45 @@ def current_rss_mib() -> float:
             if line.startswith("VmRSS:"):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+# --- CPU time: what a run cost, whatever else shared the cores ------------------------------
+
+
+def backend_cpu_seconds() -> float:
+    """CPU seconds used so far by this process's PostgreSQL backend (read from /proc: the
+    database runs on this machine), or NaN when it cannot be read."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return float("nan")
+
+
+@dataclass
+class Timed:
+    wall: float = 0.0
+    cpu: float = 0.0  # this process, all threads
+    db_cpu: float = 0.0  # its PostgreSQL backend
+
+    def line(self) -> str:
+        return (f"{self.wall:.2f} s wall, CPU {self.cpu:.2f} s here + {self.db_cpu:.2f} s in "
+                f"PostgreSQL")  # fmt: skip
+
+
+@contextlib.contextmanager
+def timed(with_db: bool = True) -> Iterator[Timed]:
+    """Wall time and CPU time of a block. Under contention wall time stretches while CPU time
+    stays close to what the work costs, so both are printed."""
+    result = Timed()
+    db_before = backend_cpu_seconds() if with_db else 0.0
+    cpu_before, wall_before = time.process_time(), time.perf_counter()
+    yield result
+    result.wall = time.perf_counter() - wall_before
+    result.cpu = time.process_time() - cpu_before
+    result.db_cpu = (backend_cpu_seconds() - db_before) if with_db else 0.0

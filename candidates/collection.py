@@ -32,6 +32,7 @@ from .fetching import FetchError, FetchPolicy, fetch_image_bytes
 from .images import ImageRejected, ProcessedImage, process_image
 from .models import Candidate, CollectionJob, SearchQuery
 from .queries import synset_queries_ensure
+from .signals import collection_job_finished_send
 from .sources.base import ImageSource, SourceError, SourceResult
 from .sources.registry import build_source
 from .storage import blobs_store, original_name, thumbnail_name
@@ -203,7 +204,9 @@ class GlobalHashIndex:
                 cursor.execute(f"SELECT MAX(id) FROM {Candidate._meta.db_table}")  # noqa: S608
                 newest = cursor.fetchone()[0] or 0
             stale = time.monotonic() - self._built_at > self.MAX_AGE_SECONDS
-            if self._index is None or stale or newest < self._high_water:
+            # Rows we know of are gone (a table emptied, a test database rolled back): rebuild.
+            known = max(self._high_water, max(self._added_here, default=0))
+            if self._index is None or stale or newest < known:
                 keys, hashes, high = self._read(0)
                 self._index = HashIndex.from_pairs(keys, hashes)
                 self._high_water, self._built_at = high, time.monotonic()
@@ -488,6 +491,7 @@ def collection_job_run(*, job_id: int, progress: Progress | None = None) -> Coll
         job.save(update_fields=["status", "started_at", "updated_at"])
     try:
         source = source_for_job(job)
+        _job_report_source(job, source)
         policy = fetch_policy()
         global_index = GlobalHashIndex.for_process()
         workers = settings.CANDIDATES_DOWNLOAD_CONCURRENCY
@@ -516,6 +520,10 @@ def collection_job_run(*, job_id: int, progress: Progress | None = None) -> Coll
             error=f"{type(exc).__name__}: {exc}"[:2000],
             finished_at=timezone.now(),
         )
+        # What was stored before the failure is usable all the same.
+        collection_job_finished_send(
+            job_id=job.pk, wnids=list(job.wnids), status=CollectionJob.Status.FAILED
+        )
         raise
     final = (
         CollectionJob.Status.CANCELLED
@@ -524,7 +532,45 @@ def collection_job_run(*, job_id: int, progress: Progress | None = None) -> Coll
     )
     CollectionJob.objects.filter(pk=job.pk).update(status=final, finished_at=timezone.now())
     job.refresh_from_db()
+    collection_job_finished_send(job_id=job.pk, wnids=list(job.wnids), status=job.status)
     return job
+
+
+REPORT_EXAMPLES = 20
+
+
+def source_report_build(source: ImageSource, wnids: Sequence[str]) -> dict:
+    """What a list-like source holds that no synset of the job will take — counted by the wnid
+    it names (or "no wnid" when others in the same source name one) — and what it refused
+    before downloading. Nothing is dropped silently: the job page shows this report."""
+    report: dict = {}
+    named = source.named()
+    if named is not None and any(wnid for _, wnid in named):
+        wanted = set(wnids)
+        by_wnid: Counter = Counter()
+        examples: list[str] = []
+        for name, wnid in named:
+            if wnid in wanted:
+                continue
+            by_wnid[wnid or "no wnid"] += 1
+            if len(examples) < REPORT_EXAMPLES:
+                examples.append(name[-300:])
+        report["unmatched_count"] = sum(by_wnid.values())
+        report["unmatched_by_wnid"] = dict(by_wnid.most_common(200))
+        report["unmatched_examples"] = examples
+    refused = source.refused()
+    if refused:
+        report["refused_count"] = len(refused)
+        report["refused_examples"] = [
+            {"where": where[-300:], "why": why[:200]} for where, why in refused[:REPORT_EXAMPLES]
+        ]
+    return report
+
+
+def _job_report_source(job: CollectionJob, source: ImageSource) -> None:
+    report = source_report_build(source, job.wnids)
+    CollectionJob.objects.filter(pk=job.pk).update(source_report=report)
+    job.source_report = report
 
 
 def _collect_synset(

@@ -63,10 +63,16 @@ def test_global_index_is_built_once_per_process_and_refreshed_incrementally():
     assert GlobalHashIndex.for_process() is index
     assert index.other_synset_match(0x7777_0000, first.wnid, 4) == b.pk
 
-    # Added by this process: found at once, and not added twice by the next refresh.
+    # Added by this process: found at once; a phantom (rolled back) is verified away.
     index.add(10**9, first.wnid, 0x5555_0000)
     assert index.other_synset_match(0x5555_0000, second.wnid, 4) is None  # row does not exist
-    assert len(index._index) == 2  # the phantom was verified away
+    assert len(index._index) == 2
+
+    # The table emptied behind the index's back (rows it knows of are gone): rebuilt.
+    index.add(b.pk + 1, first.wnid, 0x3333_0000)
+    Candidate.objects.all().delete()
+    assert GlobalHashIndex.for_process() is index
+    assert len(index._index) == 0
 
 
 def test_global_index_never_reports_a_candidate_that_is_no_longer_stored():
