@@ -6,7 +6,6 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -14,38 +13,21 @@ from synsets.models import Synset
 
 from . import queries, selectors
 from .models import Candidate, CollectionJob
-
-# Served images always get a fixed image type and nosniff: a file is never interpreted as HTML
-# (Label Studio's stored XSS through uploads served with a guessed Content-Type, product.md §3).
-_IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif",
-                "WEBP": "image/webp", "BMP": "image/bmp", "TIFF": "image/tiff"}  # fmt: skip
-
-
-def _serve(field, content_type: str) -> FileResponse:
-    if not field:
-        raise Http404("no file")
-    try:
-        handle = field.open("rb")
-    except (FileNotFoundError, OSError):
-        raise Http404("file missing from storage") from None
-    response = FileResponse(handle, content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = "inline"
-    response["Cache-Control"] = "private, max-age=86400"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    return response
+from .serving import IMAGE_TYPES, image_response
 
 
 @login_required
 def candidate_thumbnail(request, pk: int):
     candidate = get_object_or_404(Candidate.objects.only("thumbnail"), pk=pk)
-    return _serve(candidate.thumbnail, "image/jpeg")
+    return image_response(candidate.thumbnail)
 
 
 @login_required
 def candidate_image(request, pk: int):
     candidate = get_object_or_404(Candidate.objects.only("image", "format"), pk=pk)
-    return _serve(candidate.image, _IMAGE_TYPES.get(candidate.format, "image/jpeg"))
+    return image_response(
+        candidate.image, content_type=IMAGE_TYPES.get(candidate.format, "image/jpeg")
+    )
 
 
 @staff_member_required

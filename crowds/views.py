@@ -18,7 +18,7 @@ from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.http import FileResponse, Http404, StreamingHttpResponse
+from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -27,6 +27,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from candidates.models import Candidate
+from candidates.serving import candidate_view_response
 from crowds.costs import project_costs
 from labeling.hits.submission import SubmissionError
 from labeling.models import Project
@@ -224,19 +225,7 @@ def crowd_image(request, token: str):
         pk=candidate_id,
         status=Candidate.Status.STORED,
     )
-    # Thumbnails are always JPEG; the large view falls back to them (as the built-in grid does).
-    field = candidate.image if large and candidate.format.upper() == "JPEG" else candidate.thumbnail
-    if not field:
-        raise Http404("no file")
-    try:
-        handle = field.open("rb")
-    except OSError:
-        raise Http404("file missing") from None
-    response = FileResponse(handle, content_type="image/jpeg")
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
+    return candidate_view_response(candidate, large=large)
 
 
 # --- Link-based panels -------------------------------------------------------------------------

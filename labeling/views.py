@@ -10,13 +10,13 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 from django.db.models import Count, Sum
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from candidates.models import Candidate
+from candidates.serving import candidate_view_response
 
 from .hits.scheduler import hit_next_for_worker
 from .hits.selectors import hit_payload, worker_stats
@@ -36,9 +36,6 @@ from .projects import project_can_edit
 INSTRUCTION = (
     "Select every image that shows this, regardless of occlusion, number of objects and clutter."
 )
-# Served images get a fixed image type from a whitelist and nosniff, so an upload is never
-# rendered as HTML (Label Studio's stored XSS through a guessed Content-Type, product.md §3).
-IMAGE_TYPES = {"JPEG": "image/jpeg", "PNG": "image/png", "GIF": "image/gif", "WEBP": "image/webp"}
 
 
 def _require_labeler(user) -> None:
@@ -69,22 +66,6 @@ def annotator_grid_page(request, slug: str):
     )
 
 
-def _serve(field, content_type: str) -> FileResponse:
-    if not field:
-        raise Http404("no file")
-    try:
-        handle = field.open("rb")
-    except (FileNotFoundError, OSError):
-        raise Http404("file missing") from None
-    response = FileResponse(handle, content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Disposition"] = "inline"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    # Thumbnails never change for a candidate id; private because access is checked.
-    response["Cache-Control"] = "private, max-age=86400"
-    return response
-
-
 @login_required
 @require_GET
 def thumbnail(request, candidate_id: int):
@@ -92,8 +73,7 @@ def thumbnail(request, candidate_id: int):
     candidate = get_object_or_404(
         Candidate.objects.only("thumbnail"), pk=candidate_id, status=Candidate.Status.STORED
     )
-    # Thumbnails are always written as JPEG by candidates.images.
-    return _serve(candidate.thumbnail, "image/jpeg")
+    return candidate_view_response(candidate, large=False)
 
 
 @login_required
@@ -103,11 +83,8 @@ def image(request, candidate_id: int):
     candidate = get_object_or_404(
         Candidate.objects.only("image", "format"), pk=candidate_id, status=Candidate.Status.STORED
     )
-    content_type = IMAGE_TYPES.get(candidate.format.upper())
-    if content_type is None:
-        # Formats browsers may not render (TIFF, BMP): the JPEG thumbnail is the large view.
-        return _serve(candidate.thumbnail, "image/jpeg")
-    return _serve(candidate.image, content_type)
+    # Formats browsers may not render (TIFF, BMP): the JPEG thumbnail is the large view.
+    return candidate_view_response(candidate, large=True)
 
 
 # -- the built-in crowd: invite sign-up, invite creation, a worker's own stats -----------------
