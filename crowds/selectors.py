@@ -6,9 +6,8 @@ from __future__ import annotations
 from django.core import signing
 from django.urls import reverse
 
+from labeling.hits.selectors import hit_card
 from labeling.models import Assignment, AssignmentItem, Item
-from synsets.models import Synset
-from synsets.selectors import synset_parents
 
 IMAGE_SALT = "crowds.image"
 # Long enough for a HIT left open in a tab; short enough that a leaked URL soon dies.
@@ -29,37 +28,26 @@ def crowd_image_unsign(token: str) -> tuple[int, bool] | None:
     return int(candidate_id), bool(large)
 
 
-def _synset_payload(synset_id: str) -> dict:
-    synset = Synset.objects.get(pk=synset_id)
-    parent = synset_parents(synset.wnid).first()
-    return {
-        "wnid": synset.wnid,
-        "lemmas": synset.lemmas,
-        "gloss": synset.gloss,
-        "wikipedia_url": synset.wikipedia_url,
-        "parent": parent.name if parent else "",
-    }
+def _crowd_image_urls(candidate_id: int) -> tuple[str, str]:
+    return (
+        crowd_image_url(candidate_id=candidate_id),
+        crowd_image_url(candidate_id=candidate_id, large=True),
+    )
 
 
 def crowd_hit_payload(*, assignment: Assignment) -> dict:
-    """The grid of one assignment; which images are gold is deliberately absent."""
+    """The grid of one assignment (labeling's HIT card, with signed image URLs)."""
     rows = (
         AssignmentItem.objects.filter(assignment=assignment)
         .order_by("position")
         .values_list("item_id", "item__candidate_id")
     )
-    return {
-        "id": assignment.pk,
-        "synset": _synset_payload(assignment.synset_id),
-        "items": [
-            {
-                "id": item_id,
-                "thumbnail_url": crowd_image_url(candidate_id=candidate_id),
-                "image_url": crowd_image_url(candidate_id=candidate_id, large=True),
-            }
-            for item_id, candidate_id in rows
-        ],
-    }
+    return hit_card(
+        card_id=assignment.pk,
+        synset_id=assignment.synset_id,
+        rows=rows,
+        image_urls=_crowd_image_urls,
+    )
 
 
 def crowd_preview_payload(*, project_id: int, synset_id: str | None) -> dict | None:
@@ -70,12 +58,9 @@ def crowd_preview_payload(*, project_id: int, synset_id: str | None) -> dict | N
     rows = list(items.order_by("pk").values_list("synset_id", "candidate_id")[:PREVIEW_SAMPLE])
     if not rows:
         return None
-    return {
-        "id": None,
-        "synset": _synset_payload(rows[0][0]),
-        "items": [
-            {"id": None, "thumbnail_url": crowd_image_url(candidate_id=candidate_id),
-             "image_url": crowd_image_url(candidate_id=candidate_id, large=True)}
-            for _, candidate_id in rows
-        ],  # fmt: skip
-    }
+    return hit_card(
+        card_id=None,
+        synset_id=rows[0][0],
+        rows=[(None, candidate_id) for _, candidate_id in rows],
+        image_urls=_crowd_image_urls,
+    )

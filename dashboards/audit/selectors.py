@@ -10,8 +10,8 @@ from django.urls import reverse
 
 from dashboards.audit.maths import AuditReport, audit_precision
 from dashboards.models import AuditRun, AuditSample
+from labeling.hits.selectors import hit_card
 from synsets.models import Synset
-from synsets.selectors import synset_parents
 
 REVIEW_BATCH = 24
 
@@ -71,26 +71,18 @@ def audit_batch_next(
         .order_by("pk")
         .values_list("pk", "item__candidate_id")[:size]
     )
-    synset = Synset.objects.get(pk=head)
-    parent = synset_parents(synset.wnid).first()
-    return {
-        "id": f"{rows[0][0]}-{rows[-1][0]}",
-        "project": run.project_id,
-        "submit_url": reverse("api-audit-submit", args=[run.pk]),
-        "synset": {
-            "wnid": synset.wnid,
-            "name": synset.name,
-            "lemmas": synset.lemmas,
-            "gloss": synset.gloss,
-            "wikipedia_url": synset.wikipedia_url,
-            "parent": {"wnid": parent.wnid, "name": parent.name} if parent else None,
-        },
-        "items": [
-            {
-                "id": sample_id,
-                "thumbnail_url": reverse("candidates:thumbnail", args=[candidate_id]),
-                "image_url": reverse("candidates:image", args=[candidate_id]),
-            }
-            for sample_id, candidate_id in rows
-        ],
-    }
+    return hit_card(
+        card_id=f"{rows[0][0]}-{rows[-1][0]}",
+        synset_id=head,
+        rows=rows,
+        image_urls=_staff_image_urls,
+        project=run.project_id,
+        submit_url=reverse("api-audit-submit", args=[run.pk]),
+    )
+
+
+def _staff_image_urls(candidate_id: int) -> tuple[str, str]:
+    return (
+        reverse("candidates:thumbnail", args=[candidate_id]),
+        reverse("candidates:image", args=[candidate_id]),
+    )

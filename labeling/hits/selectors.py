@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
+
 from django.contrib.auth.models import AbstractBaseUser
 from django.db.models import Count, Q, Sum
 from django.urls import reverse
@@ -11,39 +13,65 @@ from synsets.models import Synset
 from synsets.selectors import synset_parents
 
 
-def hit_payload(*, assignment: Assignment) -> dict:
-    """Everything the grid needs for one assignment, in three queries whatever its size.
+def synset_card(synset_id: str) -> dict:
+    """The synset as every grid shows it: lemmas, definition, Wikipedia link and its parent."""
+    synset = Synset.objects.get(pk=synset_id)
+    parent = synset_parents(synset.wnid).first()
+    return {
+        "wnid": synset.wnid,
+        "name": synset.name,
+        "lemmas": synset.lemmas,
+        "gloss": synset.gloss,
+        "wikipedia_url": synset.wikipedia_url,
+        "parent": {"wnid": parent.wnid, "name": parent.name} if parent else None,
+    }
+
+
+def hit_card(
+    *,
+    card_id: int | str | None,
+    synset_id: str,
+    rows: Iterable[tuple[int | None, int]],
+    image_urls: Callable[[int], tuple[str, str]],
+    **extra,
+) -> dict:
+    """The one shape of a grid of images, used by the annotators' grid, the precision audit and
+    the panel and MTurk pages: ``rows`` are (answer id, candidate id) in grid order,
+    ``image_urls`` gives a candidate's (thumbnail, larger view) URLs — session-checked, staff or
+    signed, as the page needs — and ``extra`` adds the page's own fields (submit URL, …).
 
     Which images are gold is deliberately absent: a worker must not be able to tell.
     """
-    synset = Synset.objects.get(pk=assignment.synset_id)
-    parent = synset_parents(synset.wnid).first()
+    items = []
+    for answer_id, candidate_id in rows:
+        thumbnail_url, image_url = image_urls(candidate_id)
+        items.append({"id": answer_id, "thumbnail_url": thumbnail_url, "image_url": image_url})
+    return {"id": card_id, **extra, "synset": synset_card(synset_id), "items": items}
+
+
+def _labeling_image_urls(candidate_id: int) -> tuple[str, str]:
+    return (
+        reverse("labeling:thumbnail", args=[candidate_id]),
+        reverse("labeling:image", args=[candidate_id]),
+    )
+
+
+def hit_payload(*, assignment: Assignment) -> dict:
+    """Everything the annotators' grid needs for one assignment, in three queries whatever its
+    size."""
     rows = AssignmentItem.objects.filter(assignment=assignment).order_by("position").values_list(
         "item_id", "item__candidate_id"
     )
-    return {
-        "id": assignment.pk,
-        "project": assignment.project.slug,
-        "lease_expires_at": assignment.lease_expires_at,
-        "submit_url": reverse("api-assignment-submit", args=[assignment.pk]),
-        "release_url": reverse("api-assignment-release", args=[assignment.pk]),
-        "synset": {
-            "wnid": synset.wnid,
-            "name": synset.name,
-            "lemmas": synset.lemmas,
-            "gloss": synset.gloss,
-            "wikipedia_url": synset.wikipedia_url,
-            "parent": {"wnid": parent.wnid, "name": parent.name} if parent else None,
-        },
-        "items": [
-            {
-                "id": item_id,
-                "thumbnail_url": reverse("labeling:thumbnail", args=[candidate_id]),
-                "image_url": reverse("labeling:image", args=[candidate_id]),
-            }
-            for item_id, candidate_id in rows
-        ],
-    }
+    return hit_card(
+        card_id=assignment.pk,
+        synset_id=assignment.synset_id,
+        rows=rows,
+        image_urls=_labeling_image_urls,
+        project=assignment.project.slug,
+        lease_expires_at=assignment.lease_expires_at,
+        submit_url=reverse("api-assignment-submit", args=[assignment.pk]),
+        release_url=reverse("api-assignment-release", args=[assignment.pk]),
+    )
 
 
 def worker_stats(*, worker: AbstractBaseUser, project: Project | None = None) -> dict:
