@@ -1,4 +1,4 @@
-"""Peak memory of the streaming export (product.md §1.7: "memory does not grow with the dataset"):
+"""Peak memory of the streaming export (memory must not grow with the dataset):
 export N synthetic accepted images, generated on the fly, and print the peak RSS for each N.
 
 Each size runs in a fresh child process, because ru_maxrss is a process-lifetime peak.

@@ -1,5 +1,5 @@
 """Collection jobs: run a synset's queries through a source, download, validate, deduplicate and
-store candidates (product.md §1.2). Resumable and idempotent: a rerun adds nothing twice.
+store candidates (Deng et al. 2009 §3.1). Resumable and idempotent: a rerun adds nothing twice.
 
 Downloads and decoding run in a thread pool (I/O and Pillow release the GIL); all database
 writes for one batch happen in one transaction holding the synset's row lock, so two jobs on the

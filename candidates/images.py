@@ -1,5 +1,6 @@
 """Validate downloaded candidate images and derive what the pipeline stores: size, grid thumbnail,
-SHA-256 for exact duplicates and a 64-bit perceptual hash for near duplicates (product.md §1.2).
+SHA-256 for exact duplicates and a 64-bit perceptual hash for near duplicates
+(Deng et al. 2009 §3.1).
 """
 
 from __future__ import annotations

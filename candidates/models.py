@@ -1,5 +1,5 @@
 """Candidate images per synset: the search queries that find them, collection jobs, and each
-candidate with its provenance, validation outcome and duplicate links (product.md §1.2)."""
+candidate with its provenance, validation outcome and duplicate links (Deng et al. 2009 §3.1)."""
 
 from __future__ import annotations
 

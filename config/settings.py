@@ -31,7 +31,8 @@ DEBUG = env.bool("DEBUG", default=False)
 def _secret_key() -> str:
     """Return SECRET_KEY from the environment; local DEBUG runs get a generated, persisted one.
 
-    A committed default key is how Label Studio shipped a forgeable session secret (product.md §3),
+    A committed default key is how Label Studio shipped a forgeable session secret
+    (docs/architecture.md §6),
     so production refuses to start without one.
     """
     key = env("SECRET_KEY", default="")
@@ -216,8 +217,8 @@ STORAGES = {
     },
 }
 
-# Celery: JSON only (no pickle: CVAT's pickle RCE, product.md §3); separate queues so downloads,
-# consensus and crowd sync cannot starve one another.
+# Celery: JSON only (no pickle: CVAT's pickle RCE, docs/architecture.md §6); separate queues so
+# downloads, consensus and crowd sync cannot starve one another.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
 CELERY_BROKER_FOLDER = VAR_DIR / "celery-broker"
 CELERY_BROKER_TRANSPORT_OPTIONS: dict = {}
@@ -282,7 +283,7 @@ CELERY_BEAT_SCHEDULE = {
     "boxes-consensus-sweep": {"task": "boxes.tasks.box_consensus_sweep", "schedule": 120.0},
 }
 
-# WordNet through nltk (product.md §1.1): NLTK_DATA is searched first; on Debian the loader lays
+# WordNet through nltk (README.md, WordNet): NLTK_DATA is searched first; on Debian the loader lays
 # out /usr/share/wordnet there when nltk's own data is missing.
 NLTK_DATA = Path(env("NLTK_DATA", default=str(VAR_DIR / "nltk_data")))
 WORDNET_SYSTEM_DIR = Path(env("WORDNET_SYSTEM_DIR", default="/usr/share/wordnet"))

@@ -12,7 +12,7 @@ from django.conf import settings
 
 MTURK_SANDBOX_ENDPOINT = "https://mturk-requester-sandbox.us-east-1.amazonaws.com"
 MTURK_PRODUCTION_ENDPOINT = "https://mturk-requester.us-east-1.amazonaws.com"
-# The only origins a worker's browser may post an ExternalQuestion answer to (product.md §1.5).
+# The only origins a worker's browser may post an ExternalQuestion answer to (docs/crowds.md).
 MTURK_WORKER_ORIGINS = ("https://www.mturk.com", "https://workersandbox.mturk.com")
 
 

@@ -1,5 +1,5 @@
 """Cost accounting: rewards, platform fees and bonuses per HIT, per synset and per accepted image
-(product.md §1.5, §1.6).
+(docs/crowds.md, Costs).
 
 MTurk's commission is 20% of rewards and bonuses, 40% for HITs with 10 or more assignments,
 with a minimum of $0.01 per assignment or bonus. Amounts are integer cents throughout; fees round

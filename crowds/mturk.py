@@ -1,6 +1,6 @@
 """The Amazon Mechanical Turk backend (boto3 ``mturk`` client, API 2017-01-17).
 
-MTurk closes permanently on 2026-09-30 (product.md §1.5); this adapter stays for archives,
+MTurk closes permanently on 2026-09-30 (docs/crowds.md); this adapter stays for archives,
 MTurk-compatible endpoints and users with existing accounts. Work is published as HITs whose
 ExternalQuestion frames our HIT page (``crowds.views``); a periodic sync confirms the
 pending votes, approves or rejects, pays bonuses and expires HITs of finished synsets.

@@ -1,4 +1,4 @@
-"""Link-based panels (Prolific-style, product.md §1.5): a participant follows the project's link
+"""Link-based panels (Prolific-style, docs/crowds.md): a participant follows the project's link
 with their panel id in the URL, labels up to a quota of HITs, and leaves with a completion code
 (and a redirect back to the panel). Payments leave as a CSV the admin uploads to the panel.
 

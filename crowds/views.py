@@ -2,7 +2,7 @@
 page to publish a project, see its budget and costs, and download panel payments.
 
 The MTurk pages are the only framable pages of the site: X-Frame-Options is lifted for them alone
-and CSP ``frame-ancestors`` names MTurk's two worker origins (product.md §1.5). Inside MTurk's
+and CSP ``frame-ancestors`` names MTurk's two worker origins (docs/crowds.md). Inside MTurk's
 frame our cookies are third-party and browsers withhold them, so these pages use no session and
 no CSRF cookie: a signed token names the assignment instead.
 """

@@ -1,4 +1,4 @@
-"""Server-rendered SVG charts for the admin dashboards (product.md §1.6): progress bars, the
+"""Server-rendered SVG charts for the admin dashboards (docs/architecture.md §1): progress bars, the
 collection funnel, throughput, vote distributions and the confidence table of Deng et al. 2009
 Fig. 7.
 
@@ -49,7 +49,7 @@ class ProgressRow:
 
 @dataclass(frozen=True, slots=True)
 class FunnelCounts:
-    """The collection funnel of one synset or subtree (product.md §1.6)."""
+    """The collection funnel of one synset or subtree (docs/architecture.md §1)."""
 
     queries: int
     candidates: int

@@ -1,6 +1,6 @@
-"""Read side of the admin dashboards (product.md §1.6): a project's funnel and progress on its
-WordNet tree, throughput, cost, synsets that need attention, one synset's consensus picture, the
-workers.
+"""Read side of the admin dashboards (docs/architecture.md §1): a project's funnel and progress
+on its WordNet tree, throughput, cost, synsets that need attention, one synset's consensus
+picture, the workers.
 
 Every figure is aggregated in PostgreSQL per synset (``values().annotate()``), so a dashboard
 costs the same number of queries for 2 synsets as for 2,000; subtrees are summed in Python from

@@ -1,4 +1,4 @@
-"""Dataset export from the database (product.md §1.7): stream a project's accepted images as
+"""Dataset export from the database (docs/architecture.md §1): stream a project's accepted images as
 ``ExportRecord``s into the writers, run exports as background jobs with live progress, and stream
 a finished export as a tar download.
 

@@ -1,5 +1,5 @@
-"""Streaming writers of an accepted-image dataset (product.md §1.7): the ImageNet folder layout
-that ``torchvision.datasets.ImageFolder(out/train)`` loads as is, and WebDataset tar shards.
+"""Streaming writers of an accepted-image dataset (docs/architecture.md §1): the ImageNet folder
+layout that ``torchvision.datasets.ImageFolder(out/train)`` loads as is, and WebDataset tar shards.
 
 Both take plain ``ExportRecord``s, grouped by wnid, and hold one class's records at a time (never
 image bytes of more than one image): memory follows the largest class, not the dataset. Every file

@@ -104,7 +104,7 @@ class WorkerProfileAdmin(admin.ModelAdmin):
             worker_unblock(worker=profile.user)
 
 
-# --- users: staff cannot escalate to superuser (CVAT's privilege escalation, product.md §3) --
+# --- users: staff cannot escalate to superuser (CVAT's, docs/architecture.md §6) --
 
 User = get_user_model()
 if admin.site.is_registered(User):

@@ -1,5 +1,5 @@
 """Labeling projects, the images (items) to verify, HIT assignments with leases, votes and worker
-quality records (product.md §1.3; Deng et al. 2009 §3.2)."""
+quality records (Deng et al. 2009 §3.2)."""
 
 from __future__ import annotations
 
@@ -89,7 +89,7 @@ class Project(TimeStampedModel):
     # Leases and pay.
     lease_seconds = models.PositiveIntegerField(default=600, validators=[MinValueValidator(30)])
     reward_cents_per_hit = models.PositiveIntegerField(default=5)
-    # Crowds (crowds/, product.md §1.5): where HITs are published, and the spending cap
+    # Crowds (crowds/, docs/crowds.md): where HITs are published, and the spending cap
     # that publishing to a paid crowd never exceeds (rewards + platform fees + bonuses).
     crowd_backend = models.CharField(
         max_length=8,

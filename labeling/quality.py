@@ -1,5 +1,5 @@
 """Quality control: gold images, each worker's smoothed gold accuracy, answer flags (too fast,
-constant) and blocking, which takes a worker's votes out of consensus (product.md §1.3)."""
+constant) and blocking, which takes a worker's votes out of consensus (docs/architecture.md §3)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from django.utils import timezone
 from .locks import worker_profile_lock
 from .models import Assignment, Item, Project, ProjectSynset, Vote, WorkerProfile
 
-# People verify about one image per 1.7 s (product.md §4); under 0.3 s per image for a whole
-# grid is not looking.
+# People verify about one image per 1.7 s in a conventional interface (Krishna et al., CHI
+# 2016); under 0.3 s per image for a whole grid is not looking.
 TOO_FAST_MS_PER_IMAGE = 300
 # All-yes or all-no over this many consecutive HITs is flagged as a constant answerer.
 CONSTANT_ANSWER_HITS = 5

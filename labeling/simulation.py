@@ -30,8 +30,8 @@ from urllib.parse import urljoin, urlsplit
 import requests
 from django.conf import settings
 
-# Accuracy of an honest worker on an easy (shallow) and on a hard (deep) synset: product.md
-# §1.4 and Deng et al. 2009 §3.2 (Fig. 7: "cat" vs "Burmese cat").
+# Accuracy of an honest worker on an easy (shallow) and on a hard (deep) synset:
+# docs/consensus.md and Deng et al. 2009 §3.2 (Fig. 7: "cat" vs "Burmese cat").
 EASY_ACCURACY = 0.95
 HARD_ACCURACY = 0.70
 # Synset.depth (shortest IS-A path to "entity") mapped linearly onto difficulty 0..1: "mammal"
@@ -41,7 +41,8 @@ HARD_DEPTH = 18
 # Spread of honest workers' skill around the synset's accuracy.
 SKILL_SPREAD = 0.03
 ACCURACY_BOUNDS = (0.5, 0.995)
-# Simulated seconds per image (product.md §4: ~1.7 s conventionally; a keyboard grid is faster).
+# Simulated seconds per image (~1.7 s in a conventional interface, Krishna et al., CHI 2016;
+# a keyboard grid is faster).
 # Spammers click through; under 0.3 s per image trips the too-fast flag.
 HONEST_MS_PER_IMAGE = (600, 1800)
 SPAMMER_MS_PER_IMAGE = (80, 400)

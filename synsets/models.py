@@ -1,5 +1,5 @@
 """WordNet 3.0 noun synsets, their IS-A edges, a closure table for fast subtree queries, and
-per-language lemmas (product.md §1.1)."""
+per-language lemmas (docs/architecture.md §2)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Find WordNet 3.0 for nltk offline; read its noun hierarchy and Open Multilingual Wordnet lemmas.
 
-nltk's downloader cannot reach the internet on our machines (product.md §1.1): Debian's
+nltk's downloader cannot reach the internet on our machines (README.md, WordNet): Debian's
 ``wordnet-base`` ships the database in /usr/share/wordnet, which nltk reads once it is copied to
 ``<NLTK_DATA>/corpora/wordnet/`` together with the ``lexnames`` file Debian lacks.
 """

@@ -1,4 +1,4 @@
-"""Pluggable candidate-image sources (product.md §1.2): one module per adapter, all behind the
+"""Pluggable candidate-image sources (Deng et al. 2009 §3.1): one module per adapter, all behind the
 small ``ImageSource`` interface in ``base``; ``registry.build_source`` builds one by name."""
 
 from .base import ConfigurationError, ImageSource, SourceError, SourceResult

@@ -39,7 +39,8 @@ class ConfigurationError(SourceError):
 
 @dataclass(frozen=True)
 class SourceResult:
-    """One image a source offers, with the provenance product.md §1.2 asks every candidate to keep.
+    """One image a source offers, with the provenance every candidate keeps (source, query,
+    rank, page URL, license and attribution where the source gives them).
 
     ``image_url`` is an http(s) URL for web sources, or a locator (``file:///…``,
     ``zip:///archive.zip!member``, ``tar:///archive.tar.gz!member``, ``s3://bucket/key``) that is
@@ -124,7 +125,7 @@ def link_or_blank(url: str | None) -> str:
 def endpoint_check(url: str, *, allow_loopback: bool) -> None:
     """Refuse API endpoints on private, link-local or loopback addresses: endpoints come from
     settings and job configuration, and CVAT's SSRF through custom storage endpoints came from
-    trusting exactly that (product.md §3)."""
+    trusting exactly that (docs/architecture.md §6)."""
     try:
         check_url(url, FetchPolicy(allow_loopback=allow_loopback))
     except FetchError as exc:

@@ -56,7 +56,7 @@ class WikimediaCommonsSource(ImageSource):
         self.allow_loopback = allow_loopback
         self.page_size = page_size
         # Originals on Commons run to tens of megabytes; a scaled rendition is plenty for an
-        # ImageNet-sized image (~400 × 350 on average, product.md §1.2).
+        # ImageNet-sized image (~400 × 350 on average, Deng et al. 2009 §2).
         self.thumb_width = thumb_width
         self.timeout = timeout
         # Wikimedia's User-Agent policy asks for contact details (a URL or an email address).

@@ -1,4 +1,4 @@
-"""The scheduler: "give worker W their next HIT" (product.md §1.3).
+"""The scheduler: "give worker W their next HIT" (Deng et al. 2009 §3.2).
 
 Images are handed out with ``SELECT … FOR UPDATE SKIP LOCKED`` and a per-image lease counter
 (``Item.active_leases``), so under many concurrent workers no image is leased more often than it

@@ -1,5 +1,5 @@
 """Staff cannot make themselves superuser through the Django admin (CVAT's privilege escalation,
-product.md §3), even when they hold the permission to change users."""
+docs/architecture.md §6), even when they hold the permission to change users."""
 
 from __future__ import annotations
 

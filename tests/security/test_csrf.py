@@ -1,6 +1,6 @@
-"""CSRF on every state-changing route (CVAT's CSRF on export endpoints, product.md §3): a POST,
-PUT, PATCH or DELETE without a token from a signed-in browser is refused on every route of
-config.urls; routes exempt on purpose are listed with the reason."""
+"""CSRF on every state-changing route (CVAT's CSRF on export endpoints, docs/architecture.md
+§6): a POST, PUT, PATCH or DELETE without a token from a signed-in browser is refused on every
+route of config.urls; routes exempt on purpose are listed with the reason."""
 
 from __future__ import annotations
 

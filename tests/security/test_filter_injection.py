@@ -1,6 +1,6 @@
 """ORM filter injection through API query parameters (Label Studio leaked password hashes through
-``__`` lookups, product.md §3): only allow-listed filters reach the ORM; anything else is ignored
-or refused, never applied and never leaking."""
+``__`` lookups, docs/architecture.md §6): only allow-listed filters reach the ORM; anything else
+is ignored or refused, never applied and never leaking."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
-"""No pickle anywhere (CVAT's pickle RCE, product.md §3): Celery accepts JSON only, in this
-process and in a worker's configuration, and no module imports pickle or its relatives."""
+"""No pickle anywhere (CVAT's pickle RCE, docs/architecture.md §6): Celery accepts JSON only, in
+this process and in a worker's configuration, and no module imports pickle or its relatives."""
 
 from __future__ import annotations
 

@@ -1,7 +1,8 @@
 """SSRF through every server-side fetch (Label Studio's import SSRF and its redirect / DNS
-rebinding bypass; CVAT's SSRF through custom storage endpoints — product.md §3): candidate URLs
-in a collection job, redirects, numeric host spellings, DNS rebinding, S3 and web-API endpoints.
-A canary server on 127.0.0.1 proves no blocked request ever arrives. There are no webhooks."""
+rebinding bypass; CVAT's SSRF through custom storage endpoints — docs/architecture.md §6):
+candidate URLs in a collection job, redirects, numeric host spellings, DNS rebinding, S3 and
+web-API endpoints. A canary server on 127.0.0.1 proves no blocked request ever arrives. There
+are no webhooks."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Stored and reflected XSS: synset text, candidate titles/URLs/attribution, query strings and
-worker-supplied fields never reach a page unescaped (Label Studio's stored XSS, product.md §3)."""
+worker-supplied fields never reach a page unescaped (Label Studio's stored XSS,
+docs/architecture.md §6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The import against the real WordNet 3.0 files (product.md §1.1 figures)."""
+"""The import against the real WordNet 3.0 files (the figures in README.md, WordNet)."""
 
 from __future__ import annotations
 
