@@ -91,21 +91,25 @@ def box_assignment_payload(*, assignment: BoxAssignment) -> dict:
 
 
 def image_boxes(*, project: Project, covered_only: bool = True) -> dict[int, dict]:
-    """Accepted boxes per labeling item id: ``{item_id: {"width", "height", "state", "boxes"}}``
-    (for the detection export). ``covered_only`` keeps images whose coverage was verified."""
+    """Accepted boxes per candidate id (the export's image key): ``{candidate_id: {"wnid",
+    "width", "height", "state", "boxes": [(x, y, w, h), …]}}``. ``covered_only`` keeps the
+    images whose coverage was verified (every instance boxed)."""
     images = BoxImage.objects.filter(project=project, is_gold=False)
     if covered_only:
         images = images.filter(state=BoxImage.State.COVERED)
+    rows = images.order_by("pk").values_list(
+        "pk", "item__candidate_id", "synset_id", "width", "height", "state"
+    )
     out: dict[int, dict] = {}
-    for image in images.order_by("pk"):
-        out[image.item_id] = {
-            "width": image.width, "height": image.height, "state": image.state, "boxes": [],
-            "synset": image.synset_id,
+    key_of: dict[int, int] = {}
+    for pk, candidate_id, wnid, width, height, state in rows:
+        key_of[pk] = candidate_id
+        out[candidate_id] = {
+            "wnid": wnid, "width": width, "height": height, "state": state, "boxes": [],
         }  # fmt: skip
-    by_image = dict(images.values_list("pk", "item_id"))
-    boxes = Box.objects.filter(image_id__in=by_image, state=Box.State.ACCEPTED).order_by("pk")
-    for box in boxes:
-        out[by_image[box.image_id]]["boxes"].append((box.x, box.y, box.w, box.h))
+    boxes = Box.objects.filter(image_id__in=key_of, state=Box.State.ACCEPTED).order_by("pk")
+    for image_id, x, y, w, h in boxes.values_list("image_id", "x", "y", "w", "h"):
+        out[key_of[image_id]]["boxes"].append((x, y, w, h))
     return out
 
 
