@@ -167,6 +167,7 @@ def votes_restore(*, lines: Iterable[str]) -> dict[str, int]:
     candidates: dict[int, int] = {}
     items: dict[int, int] = {}
     assignments: dict[int, int] = {}
+    assignment_workers: dict[int, int] = {}
     links: list[AssignmentItem] = []
     votes: list[Vote] = []
     counts: dict[str, int] = {}
@@ -249,9 +250,11 @@ def votes_restore(*, lines: Iterable[str]) -> dict[str, int]:
                 reward_cents=row["reward_cents"], result=row["result"],
             )  # fmt: skip
             assignments[row["id"]] = assignment.pk
+            assignment_workers[assignment.pk] = assignment.worker_id
         elif kind == "assignment_item":
             links.append(AssignmentItem(
                 assignment_id=assignments[row["assignment"]], item_id=items[row["item"]],
+                worker_id=assignment_workers[assignments[row["assignment"]]],
                 position=row["position"], is_gold=row["is_gold"],
             ))  # fmt: skip
         elif kind == "vote":

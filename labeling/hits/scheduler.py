@@ -3,7 +3,14 @@
 Images are handed out with ``SELECT … FOR UPDATE SKIP LOCKED`` and a per-image lease counter
 (``Item.active_leases``), so under many concurrent workers no image is leased more often than it
 still needs votes; a worker's own requests are serialised on their profile row, so nobody is
-shown the same image twice. Leases expire and return their images to the pool.
+shown the same image twice. Leases expire and return their images to the pool (the periodic
+task ``leases_expire_task``; never on a worker's request).
+
+What a request costs does not grow with the project (issue 16): the open work is a partial
+index (``item_open_work``: per synset, only images that can take one more lease, in hand-out
+order) and W's seen set is an index on (worker, item), so a new HIT reads the HIT's images plus
+the few open ones W has already seen, never the project's items nor W's whole history. The
+scheduler's part of a request is eight queries whatever the HIT's size.
 """
 
 from __future__ import annotations
@@ -14,12 +21,12 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
-from django.db.models import Exists, F, OuterRef
+from django.db import connection, transaction
+from django.db.models import F
 from django.utils import timezone
 
 from labeling.locks import items_lock
-from labeling.models import Assignment, AssignmentItem, Item, Project, ProjectSynset, Vote
+from labeling.models import Assignment, AssignmentItem, Item, Project
 from labeling.quality import worker_profile_get
 
 # Synsets tried per request when the first ones have nothing left for this worker (all their
@@ -29,6 +36,76 @@ SYNSETS_TRIED = 8
 MAX_LIVE_ASSIGNMENTS = 2
 # Expired leases released per call; the periodic task sweeps the rest.
 EXPIRE_BATCH = 500
+
+# The scheduler's three statements are SQL written out: their plans are the contract of this
+# module (tests/labeling/test_scheduler.py checks them), and each repeats the predicate of the
+# index it walks word for word so the planner can use it.
+#
+# "Not seen by W": one probe per image into W's seen set (assignment_item_seen, and the
+# vote_once_per_item_worker constraint's index). ``OFFSET 0`` keeps each NOT EXISTS a per-image
+# probe: without it PostgreSQL may turn it into an anti-join that reads W's whole history first.
+_UNSEEN = """
+    NOT EXISTS (SELECT 1 FROM labeling_assignmentitem AS seen
+                 WHERE seen.worker_id = %(worker)s AND seen.item_id = {image}.id OFFSET 0)
+AND NOT EXISTS (SELECT 1 FROM labeling_vote AS vote
+                 WHERE vote.worker_id = %(worker)s AND vote.item_id = {image}.id OFFSET 0)
+"""
+# The predicate of ``item_open_work``: images that can take one more lease.
+_OPEN = """
+    NOT {image}.is_gold AND {image}.state = %(pending)s
+AND {image}.votes_needed > {image}.active_leases
+"""
+
+# Synsets below their target with an open image W has not seen, fewest accepted first: walks
+# ``project_synset_by_accepted`` and, per synset, ``item_open_work`` until the first such image.
+_SYNSETS_SQL = f"""
+SELECT ps.synset_id, ps.accepted_count
+  FROM labeling_projectsynset AS ps
+ WHERE ps.project_id = %(project)s AND ps.accepted_count < %(target)s
+   AND EXISTS (SELECT 1 FROM labeling_item AS item
+                WHERE item.project_id = ps.project_id AND item.synset_id = ps.synset_id
+                  AND {_OPEN.format(image="item")} AND {_UNSEEN.format(image="item")}
+               OFFSET 0)
+ ORDER BY ps.accepted_count, ps.synset_id
+ LIMIT %(limit)s
+"""  # noqa: S608 - only this module's constants; values are parameters
+
+# Lease up to ``limit`` open images of one synset that W has never been shown nor voted on, in
+# one statement: the inner SELECT walks ``item_open_work`` in hand-out order (seed images first,
+# then those with the most votes, closest to a decision), probes W's seen set per image and
+# skips images another transaction is leasing right now; the UPDATE takes one lease on each.
+# PostgreSQL re-checks ``votes_needed > active_leases`` on a row it locks after a concurrent
+# change, so no image is leased more often than it still needs votes.
+_LEASE_SQL = f"""
+UPDATE labeling_item AS leased
+   SET active_leases = leased.active_leases + 1
+ WHERE leased.id = ANY(ARRAY(
+        SELECT item.id
+          FROM labeling_item AS item
+         WHERE item.project_id = %(project)s AND item.synset_id = %(synset)s
+           AND {_OPEN.format(image="item")} AND {_UNSEEN.format(image="item")}
+         ORDER BY item.is_seed DESC, (item.yes_votes + item.no_votes) DESC, item.id
+         LIMIT %(limit)s
+           FOR NO KEY UPDATE OF item SKIP LOCKED))
+RETURNING leased.id
+"""  # noqa: S608 - only this module's constants; values are parameters
+
+# Up to ``limit`` gold images of the synset W has never been shown, at random
+# (``item_gold_by_synset``).
+_GOLD_SQL = f"""
+SELECT gold.id
+  FROM labeling_item AS gold
+ WHERE gold.project_id = %(project)s AND gold.synset_id = %(synset)s AND gold.is_gold
+   AND {_UNSEEN.format(image="gold")}
+ ORDER BY random()
+ LIMIT %(limit)s
+"""  # noqa: S608 - only this module's constants; values are parameters
+
+
+def _rows(sql: str, params: dict) -> list[tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 @transaction.atomic
@@ -85,32 +162,18 @@ def _live_assignments(*, project: Project, worker: AbstractBaseUser) -> list[Ass
     )
 
 
-def _open_items(*, project: Project, worker: AbstractBaseUser):
-    """Pending images still needing more votes than are leased out, never voted on or shown to
-    ``worker``."""
-    voted = Vote.objects.filter(item=OuterRef("pk"), worker=worker)
-    shown = AssignmentItem.objects.filter(item=OuterRef("pk"), assignment__worker=worker)
-    return (
-        Item.objects.filter(
-            project=project, state=Item.State.PENDING, is_gold=False, votes_needed__gt=0
-        )
-        .filter(votes_needed__gt=F("active_leases"))
-        .exclude(Exists(voted))
-        .exclude(Exists(shown))
-    )
-
-
 def _synsets_needing_work(*, project: Project, worker: AbstractBaseUser) -> list[str]:
-    """Synsets below their target with open images for ``worker``, fewest accepted first, so
+    """Synsets below their target with an open image for ``worker``, fewest accepted first, so
     every synset progresses; ties broken at random to spread concurrent workers."""
-    open_for_worker = _open_items(project=project, worker=worker).filter(
-        synset_id=OuterRef("synset_id")
-    )
-    rows = list(
-        ProjectSynset.objects.filter(project=project, accepted_count__lt=project.target_per_synset)
-        .filter(Exists(open_for_worker))
-        .order_by("accepted_count", "synset_id")
-        .values_list("synset_id", "accepted_count")[: SYNSETS_TRIED * 4]
+    rows = _rows(
+        _SYNSETS_SQL,
+        {
+            "project": project.pk,
+            "target": project.target_per_synset,
+            "pending": Item.State.PENDING,
+            "worker": worker.pk,
+            "limit": SYNSETS_TRIED * 4,
+        },
     )
     rng = random.SystemRandom()
     rows.sort(key=lambda row: (row[1], rng.random()))
@@ -130,6 +193,10 @@ def hit_next_for_worker(
     New HITs hold images of one synset: seed images first (they need ≥ 10 votes, Deng et al.
     2009 §3.2), then those with the most votes already (closest to a decision), plus up to
     ``gold_per_hit`` gold images of that synset in random positions.
+
+    Expired leases are not swept here: that is the periodic task's job, off the request path.
+    An expired assignment is no longer live for its worker; its images come back to the pool
+    at the next sweep.
     """
     profile = worker_profile_get(worker=worker, lock=True)
     if profile.blocked or not project.active:
@@ -138,19 +205,14 @@ def hit_next_for_worker(
     excluded = set(exclude)
     for assignment in live:
         if assignment.pk not in excluded:
+            assignment.project = project
             return assignment
     if len(live) >= MAX_LIVE_ASSIGNMENTS:
         return None
-    # Lazily return abandoned images to the pool; the periodic task covers idle periods.
-    leases_expire()
 
     for synset_id in _synsets_needing_work(project=project, worker=worker):
-        item_ids = list(
-            _open_items(project=project, worker=worker)
-            .filter(synset_id=synset_id)
-            .order_by("-is_seed", -(F("yes_votes") + F("no_votes")), "pk")
-            .select_for_update(skip_locked=True, no_key=True, of=("self",))
-            .values_list("pk", flat=True)[: project.images_per_hit]
+        item_ids = _items_lease(
+            project=project, worker=worker, synset_id=synset_id, limit=project.images_per_hit
         )
         if item_ids:
             return _assignment_create(
@@ -159,26 +221,46 @@ def hit_next_for_worker(
     return None
 
 
+def _items_lease(
+    *, project: Project, worker: AbstractBaseUser, synset_id: str, limit: int
+) -> list[int]:
+    """Lock and lease up to ``limit`` open images of one synset for ``worker`` (one statement;
+    see ``_LEASE_SQL``). Call inside the scheduler's transaction."""
+    rows = _rows(
+        _LEASE_SQL,
+        {
+            "project": project.pk,
+            "synset": synset_id,
+            "pending": Item.State.PENDING,
+            "worker": worker.pk,
+            "limit": limit,
+        },
+    )
+    return sorted(pk for (pk,) in rows)
+
+
 def _assignment_create(
     *, project: Project, worker: AbstractBaseUser, synset_id: str, item_ids: list[int]
 ) -> Assignment:
-    """Lease ``item_ids`` (locked by the caller) and add gold images. Call inside the
-    scheduler's transaction."""
-    Item.objects.filter(pk__in=item_ids).update(active_leases=F("active_leases") + 1)
+    """Record the HIT for ``item_ids`` (leased by the caller) and add gold images. Call inside
+    the scheduler's transaction."""
     gold_ids: list[int] = []
     if project.gold_per_hit:
         # "Never shown twice" covers gold: an image in any assignment of this worker (the HIT on
         # screen, the prefetched one, submitted or abandoned ones) is not handed out again. When
         # the synset's gold runs out for this worker the HIT carries fewer gold images, or none.
-        voted = Vote.objects.filter(item=OuterRef("pk"), worker=worker)
-        shown = AssignmentItem.objects.filter(item=OuterRef("pk"), assignment__worker=worker)
-        gold_ids = list(
-            Item.objects.filter(project=project, synset_id=synset_id, is_gold=True)
-            .exclude(Exists(voted))
-            .exclude(Exists(shown))
-            .order_by("?")
-            .values_list("pk", flat=True)[: project.gold_per_hit]
-        )
+        gold_ids = [
+            pk
+            for (pk,) in _rows(
+                _GOLD_SQL,
+                {
+                    "project": project.pk,
+                    "synset": synset_id,
+                    "worker": worker.pk,
+                    "limit": project.gold_per_hit,
+                },
+            )
+        ]
     assignment = Assignment.objects.create(
         project=project,
         worker=worker,
@@ -190,7 +272,9 @@ def _assignment_create(
     random.SystemRandom().shuffle(entries)
     AssignmentItem.objects.bulk_create(
         [
-            AssignmentItem(assignment=assignment, item_id=pk, position=position, is_gold=gold)
+            AssignmentItem(
+                assignment=assignment, worker=worker, item_id=pk, position=position, is_gold=gold
+            )
             for position, (pk, gold) in enumerate(entries)
         ]
     )

@@ -43,7 +43,7 @@ def votes_cast(
             reward_cents=project.reward_cents_per_hit,
         )
         AssignmentItem.objects.bulk_create(
-            AssignmentItem(assignment=assignment, item_id=item_id, position=p)
+            AssignmentItem(assignment=assignment, worker=worker, item_id=item_id, position=p)
             for p, (item_id, _) in enumerate(mine)
         )
         Vote.objects.bulk_create(

@@ -261,3 +261,202 @@ def test_released_hit_returns_its_images_at_once_and_is_not_shown_again(annotato
     assert hit_next_for_worker(project=project, worker=other) is not None
     # Releasing twice, or someone else's HIT, changes nothing.
     assert assignment_release(assignment_id=assignment.pk, worker=annotator) is False
+
+
+# --- Cost that does not grow with the project (issue 16) ------------------------------------
+
+SCALE_IMAGES = 100_000
+SCALE_SYNSETS = 10
+
+
+def _scale_project(worker, *, history: int):
+    """A project of SCALE_IMAGES images over SCALE_SYNSETS synsets, filled in SQL; a third of
+    every synset is decided, and ``worker`` has ``history`` past votes (with their assignments),
+    spread over the project. Statistics are fresh, as autovacuum would leave them."""
+    from labeling.models import Project
+
+    project = project_make(synsets=SCALE_SYNSETS, images=1, images_per_hit=24, gold_per_hit=2)
+    Project.objects.filter(pk=project.pk).update(min_votes=3)
+    project.refresh_from_db()
+    wnids = list(project.project_synsets.order_by("synset_id").values_list("synset_id", flat=True))
+    per = SCALE_IMAGES // SCALE_SYNSETS
+    params = {"project": project.pk, "wnids": wnids, "per": per, "n": SCALE_IMAGES,
+              "worker": worker.pk, "history": history}  # fmt: skip
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO candidates_candidate (created_at, updated_at, status, reject_reason,
+                reject_detail, source, query, image_url, url_hash, page_url, title, license,
+                attribution, sha256, format, image, thumbnail, synset_id)
+            SELECT now(), now(), 'stored', '', '', 'test', '', 'https://scale.example/' || g,
+                   md5(g::text), '', '', '', '', md5(g::text) || md5('scale' || g), 'JPEG',
+                   '', '',
+                   (%(wnids)s::text[])[g %% array_length(%(wnids)s::text[], 1) + 1]
+              FROM generate_series(1, %(n)s) AS g
+            """,
+            params,
+        )
+        cursor.execute(
+            """
+            INSERT INTO labeling_item (created_at, updated_at, project_id, synset_id,
+                candidate_id, is_seed, is_gold, gold_label, state, votes_needed, active_leases,
+                yes_votes, no_votes)
+            SELECT now(), now(), %(project)s, c.synset_id, c.id, false,
+                   r %% %(per)s < 20, CASE WHEN r %% %(per)s < 20 THEN r %% 2 = 0 END,
+                   CASE WHEN r %% %(per)s < 20 THEN 'accepted'
+                        WHEN r %% 3 = 0 THEN 'accepted' ELSE 'pending' END,
+                   CASE WHEN r %% %(per)s < 20 OR r %% 3 = 0 THEN 0 ELSE 3 END,
+                   0, CASE WHEN r %% 3 = 0 THEN 3 ELSE r %% 2 END, 0
+              FROM (SELECT id, synset_id, row_number() OVER (ORDER BY id) AS r
+                      FROM candidates_candidate WHERE source = 'test'
+                       AND image_url LIKE 'https://scale.example/%%') AS c
+            """,
+            params,
+        )
+        cursor.execute(
+            """
+            WITH past AS (
+                INSERT INTO labeling_assignment (created_at, updated_at, project_id, worker_id,
+                    synset_id, status, lease_expires_at, submitted_at, reward_cents)
+                SELECT now(), now(), %(project)s, %(worker)s, (%(wnids)s::text[])[1],
+                       'submitted', now(), now(), 0
+                RETURNING id)
+            SELECT id FROM past
+            """,
+            params,
+        )
+        params["assignment"] = cursor.fetchone()[0]
+        cursor.execute(
+            """
+            WITH chosen AS (
+                SELECT id, row_number() OVER (ORDER BY id) AS r FROM labeling_item
+                 WHERE project_id = %(project)s AND NOT is_gold AND id %% 7 = 0
+                 LIMIT %(history)s),
+            links AS (
+                INSERT INTO labeling_assignmentitem (assignment_id, item_id, worker_id,
+                    position, is_gold)
+                SELECT %(assignment)s, id, %(worker)s, r, false FROM chosen)
+            INSERT INTO labeling_vote (item_id, worker_id, assignment_id, label, status,
+                created_at)
+            SELECT id, %(worker)s, %(assignment)s, true, 'confirmed', now() FROM chosen
+            """,
+            params,
+        )
+        cursor.execute("ANALYZE")
+    return project
+
+
+def _plan_nodes(plan: dict) -> list[dict]:
+    nodes = [plan]
+    for child in plan.get("Plans", []):
+        nodes += _plan_nodes(child)
+    return nodes
+
+
+@pytest.mark.django_db
+def test_hot_path_reads_indexes_only_at_a_hundred_thousand_images(annotator):
+    # Given 100 k images and a worker with 5,000 past votes
+    from labeling.hits import scheduler
+
+    project = _scale_project(annotator, history=5_000)
+    synset_id = scheduler._synsets_needing_work(project=project, worker=annotator)[0]
+    params = {"project": project.pk, "synset": synset_id, "pending": Item.State.PENDING,
+              "worker": annotator.pk, "target": project.target_per_synset,
+              "limit": project.images_per_hit}  # fmt: skip
+
+    # When the scheduler's statements are planned (and run, inside this test's transaction)
+    plans = {}
+    with connection.cursor() as cursor:
+        for name, sql in (("synsets", scheduler._SYNSETS_SQL), ("lease", scheduler._LEASE_SQL),
+                          ("gold", scheduler._GOLD_SQL)):  # fmt: skip
+            cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
+            plans[name] = _plan_nodes(cursor.fetchone()[0][0]["Plan"])
+
+    # Then no statement scans a table that grows with the project or the worker's history
+    # (the project's synset list is small and may be read whole): each walks an index and
+    # probes W's seen set per image, never hashing W's history
+    growing = {"labeling_item", "labeling_assignmentitem", "labeling_vote", "labeling_assignment"}
+    for name, nodes in plans.items():
+        scanned = [
+            node.get("Relation Name") for node in nodes if node["Node Type"] == "Seq Scan"
+        ]
+        assert not growing & set(scanned), (name, scanned)
+        assert not any("Hash" in node["Node Type"] for node in nodes), name
+    used = {name: {n.get("Index Name") for n in nodes} for name, nodes in plans.items()}
+    assert {"item_open_work", "assignment_item_seen"} <= used["synsets"]
+    assert {"item_open_work", "assignment_item_seen"} <= used["lease"]
+    assert "item_gold_by_synset" in used["gold"]
+    # and the lease reads about a HIT's worth of open images, not the synset's 10,000
+    walked = next(n for n in plans["lease"] if n.get("Index Name") == "item_open_work")
+    assert walked["Actual Rows"] <= 2 * project.images_per_hit
+
+
+@pytest.mark.django_db
+def test_next_hit_costs_eight_queries_whatever_the_project_and_history(annotator):
+    from django.test.utils import CaptureQueriesContext
+
+    from labeling.quality import worker_profile_get
+
+    # Given a small project, and a 100 k-image one where the worker has 5,000 past votes
+    small = project_make(images=40, gold=4, images_per_hit=24, name="small")
+    other = annotator_create(username="small-worker", password=None)
+    large = _scale_project(annotator, history=5_000)
+
+    # Then a new HIT costs the same eight statements in both: profile (get and lock), live
+    # HITs, synsets, lease, gold, the assignment and its images — no lease sweep
+    for project, worker in ((small, other), (large, annotator)):
+        worker_profile_get(worker=worker)
+        with CaptureQueriesContext(connection) as captured:
+            assignment = hit_next_for_worker(project=project, worker=worker)
+        statements = [
+            q["sql"] for q in captured.captured_queries
+            if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT"))
+        ]  # fmt: skip
+        assert len(statements) == 8, statements
+        assert assignment is not None
+        assert assignment.assignment_items.filter(is_gold=True).count() == 2
+
+
+@pytest.mark.django_db
+def test_next_hit_leaves_expired_leases_to_the_periodic_sweep(annotator):
+    # Given a worker's HIT whose lease ran out, with the sweep not run yet
+    project = project_make(images=12, images_per_hit=6, min_votes=1)
+    other = annotator_create(username="other", password=None)
+    stale = hit_next_for_worker(project=project, worker=annotator)
+    Assignment.objects.filter(pk=stale.pk).update(
+        lease_expires_at=timezone.now() - timedelta(seconds=1)
+    )
+
+    # When another worker asks for work, the request does not sweep leases
+    hit_next_for_worker(project=project, worker=other)
+    stale.refresh_from_db()
+    assert stale.status == Assignment.Status.LEASED
+
+    # Then the periodic sweep returns the images to the pool
+    assert leases_expire() == 1
+    stale_ids = _item_ids(stale)
+    assert set(Item.objects.filter(pk__in=stale_ids).values_list("active_leases", flat=True)) == {0}
+
+
+@pytest.mark.django_db
+def test_open_work_index_holds_only_images_that_can_take_a_lease(annotator):
+    # Given images needing one vote each
+    project = project_make(images=8, images_per_hit=4, min_votes=1)
+
+    def open_ids() -> set[int]:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT id FROM labeling_item WHERE project_id = %s AND NOT is_gold AND "
+                "state = 'pending' AND votes_needed > active_leases",
+                [project.pk],
+            )
+            return {row[0] for row in cursor.fetchall()}
+
+    before = open_ids()
+    # When a HIT leases four of them, those four leave the open work; released, they return
+    hit = hit_next_for_worker(project=project, worker=annotator)
+    assert open_ids() == before - set(_item_ids(hit))
+    from labeling.hits.scheduler import assignment_release
+
+    assignment_release(assignment_id=hit.pk, worker=annotator)
+    assert open_ids() == before

@@ -39,7 +39,9 @@ def project_with_votes(
             submitted_at=now, duration_ms=30_000,
         )  # fmt: skip
         for position, item in enumerate(items):
-            links.append(AssignmentItem(assignment=assignment, item=item, position=position))
+            links.append(
+                AssignmentItem(assignment=assignment, worker=user, item=item, position=position)
+            )
             correct = rng.random() < accuracy
             label = truth[item.pk] if correct else not truth[item.pk]
             votes.append(Vote(item=item, worker=user, assignment=assignment, label=label))
