@@ -1,7 +1,9 @@
 """One synset's dynamic consensus, end to end: fit the worker model, choose between it and
 exchangeable workers by held-out likelihood on the seed set, calibrate the posterior on the seed
-and gold images, and decide each image on calibrated probabilities backed by at least two
-informative votes (Deng et al. 2009 §3.2, with the calibration of :mod:`calibration`)."""
+and gold images, cap it (yes/no projects) by what the vote counts alone can support under a
+Beta-binomial image model, and decide each image on these probabilities when at least two
+informative votes back the label (Deng et al. 2009 §3.2, with :mod:`calibration` and
+:mod:`beta_binomial`)."""
 
 from __future__ import annotations
 
@@ -10,6 +12,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
+from consensus.engine.beta_binomial import BetaBinomialCeiling, fit_ceiling
 from consensus.engine.calibration import (
     SEED_MIN_VOTES,
     Calibration,
@@ -34,6 +37,7 @@ class SynsetDecision:
     calibration: Calibration
     model: str  # "workers" or "exchangeable"
     held_out: dict[str, float]  # mean held-out log-likelihood per seed vote of each model
+    ceiling: BetaBinomialCeiling | None = None  # yes/no projects with ≥ 20 reference images
 
 
 def held_out_log_likelihood(matrix: VoteMatrix, estimate: Estimate, rows: np.ndarray) -> float:
@@ -79,17 +83,20 @@ def decide_synset(
     init_posterior: np.ndarray | None = None,
     vote_limit: np.ndarray | None = None,
     choose_model: bool = True,
+    use_ceiling: bool = True,
     seed: int = 0,
 ) -> SynsetDecision:
     """Fit, choose, calibrate and decide (see the module docstring).
 
-    ``seed_rows``: the seed images (default: every image with ≥ 10 votes). Gold images are
+    ``seed_rows``: the seed images; every image with ≥ 10 votes joins them. Gold images are
     clamped in the fit, calibrate the posterior, and establish the workers who answered them.
     """
     n_votes = matrix.votes_per_item()
-    if seed_rows is None:
-        seed_rows = np.flatnonzero(n_votes >= SEED_MIN_VOTES)
-    seed_rows = np.asarray(seed_rows, dtype=np.int64)
+    # Every image with ≥ 10 votes is a reference too (images that needed many votes are the
+    # harder ones: they make the calibration more cautious, never less).
+    many = np.flatnonzero(n_votes >= SEED_MIN_VOTES)
+    seed_rows = many if seed_rows is None else np.union1d(np.asarray(seed_rows, np.int64), many)
+    seed_rows = seed_rows.astype(np.int64)
     estimate = fit_model(
         matrix, gold=gold, priors=priors, worker_prior=worker_prior,
         class_prior_counts=class_prior_counts, init_posterior=init_posterior,
@@ -113,6 +120,20 @@ def decide_synset(
         matrix, estimate, seed_rows=seed_rows, gold=gold, max_size=rule.max_votes, seed=seed
     )
     posterior = calibration.apply(estimate.posterior)
+    support = vote_support(matrix, estimate, established=established_workers(matrix, gold))
+    ceiling = None
+    if matrix.n_labels == 2 and use_ceiling:
+        # Counted over informative votes only: a spammer's "yes" is no evidence, so it must not
+        # make the vote counts look less convincing than they are.
+        ceiling = _vote_count_ceiling(support, matrix, seed_rows, gold)
+        if ceiling is not None:
+            p_second = ceiling.p_good(support[:, 1], support[:, 0])
+            bound = np.column_stack([1 - p_second, p_second])
+            best = posterior.argmax(axis=1)
+            rows = np.arange(best.size)
+            capped = np.minimum(posterior[rows, best], bound[rows, best])
+            posterior[rows, best] = np.maximum(capped, 0.5)
+            posterior[rows, 1 - best] = 1 - posterior[rows, best]
     if gold:
         # Gold images keep their known answer.
         position = {item: index for index, item in enumerate(matrix.items)}
@@ -121,7 +142,6 @@ def decide_synset(
             if item in position and label in label_position:
                 posterior[position[item]] = 0.0
                 posterior[position[item], label_position[label]] = 1.0
-    support = vote_support(matrix, estimate, established=established_workers(matrix, gold))
     codes = rule.decide_many(
         posterior, n_votes, labels=matrix.labels, vote_limit=vote_limit, support=support
     )
@@ -133,4 +153,29 @@ def decide_synset(
         calibration=calibration,
         model=model,
         held_out=held_out,
+        ceiling=ceiling,
     )
+
+
+def _vote_count_ceiling(
+    counts: np.ndarray,
+    matrix: VoteMatrix,
+    seed_rows: np.ndarray,
+    gold: Mapping[Hashable, Hashable] | None,
+) -> BetaBinomialCeiling | None:
+    """The Beta-binomial ceiling fitted on the reference images' (informative) vote counts
+    (second label = "yes"); gold images enter with their truth."""
+    truth = np.full(matrix.n_items, -1)
+    rows = [int(row) for row in seed_rows]
+    if gold:
+        position = {item: index for index, item in enumerate(matrix.items)}
+        label_position = {label: index for index, label in enumerate(matrix.labels)}
+        for item, label in gold.items():
+            row = position.get(item)
+            if row is not None and label in label_position and counts[row].sum() >= 2:
+                truth[row] = label_position[label]
+                rows.append(row)
+    rows_array = np.unique(np.array(rows, dtype=np.int64))
+    if rows_array.size == 0:
+        return None
+    return fit_ceiling(counts[rows_array, 1], counts[rows_array, 0], truth=truth[rows_array])

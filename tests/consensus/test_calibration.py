@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from consensus.engine.beta_binomial import fit_ceiling
 from consensus.engine.calibration import (
     FALLBACK_CAP,
     established_workers,
     fit_calibration,
+    fit_platt_calibration,
     reliability_table,
     vote_support,
 )
@@ -219,3 +221,56 @@ def test_reliability_table_bins_predictions():
     rows = reliability_table(confidence, right)
     assert [row["n"] for row in rows] == [2, 2, 1]
     assert rows[0]["observed"] == 0.5
+
+
+def _counts(rng, n_items, rates_good, rates_bad, share=0.3, votes=10):
+    good = rng.random(n_items) < share
+    rate = np.where(good, rates_good(n_items), rates_bad(n_items))
+    yes = rng.binomial(votes, rate)
+    return yes, votes - yes, good
+
+
+def test_beta_binomial_ceiling_learns_how_often_a_whole_crowd_errs():
+    rng = np.random.default_rng(10)
+    # Easy: every image gets "yes" from ~90% (good) or ~10% (bad) of the votes.
+    easy = _counts(rng, 300, lambda n: rng.beta(45, 5, n), lambda n: rng.beta(5, 45, n))
+    # Look-alikes: image-level yes-rates spread widely, some bad images fool most workers.
+    hard = _counts(rng, 300, lambda n: rng.beta(4, 1.5, n), lambda n: rng.beta(1.5, 4, n))
+    easy_fit = fit_ceiling(easy[0], easy[1])
+    hard_fit = fit_ceiling(hard[0], hard[1])
+    assert easy_fit is not None and hard_fit is not None
+    assert easy_fit.p_good(np.array([5]), np.array([0]))[0] > 0.999
+    assert hard_fit.p_good(np.array([5]), np.array([0]))[0] < 0.99
+    assert hard_fit.as_dict()["concentration_good"] < easy_fit.as_dict()["concentration_good"]
+
+
+def test_beta_binomial_ceiling_uses_known_truth_and_needs_enough_images():
+    rng = np.random.default_rng(11)
+    yes, no, good = _counts(rng, 200, lambda n: rng.beta(8, 2, n), lambda n: rng.beta(2, 8, n))
+    fit = fit_ceiling(yes, no, truth=good.astype(int))
+    assert fit is not None
+    assert abs(fit.good_share - good.mean()) < 0.05
+    assert fit_ceiling(yes[:5], no[:5]) is None
+
+
+def test_platt_bound_is_cautious_and_never_extrapolates():
+    rng = np.random.default_rng(12)
+    confidence = rng.uniform(0.5, 0.99, 2000)
+    right = (rng.random(2000) < confidence).astype(float)  # perfectly calibrated
+    groups = np.repeat(np.arange(200), 10)
+    (platt,) = fit_platt_calibration(confidence, right, np.ones(2000), groups)
+    assert platt is not None
+    grid = np.array([0.6, 0.8, 0.95, 0.99])
+    bound = platt(grid)
+    point = 1 / (1 + np.exp(-(platt.intercepts[0] + platt.slopes[0] * np.log(grid / (1 - grid)))))
+    assert np.all(bound <= point + 1e-12)
+    assert np.all(np.abs(point - grid) < 0.03)
+    assert platt(np.array([0.999999]))[0] == pytest.approx(platt(np.array([0.99]))[0], abs=0.01)
+
+
+def test_images_with_many_votes_join_the_references():
+    matrix, _, _ = _seeded(13, seed_images=60)
+    rule = StoppingRule(accept_threshold=0.95, reject_threshold=0.95, positive=1)
+    decision = decide_synset(matrix, rule=rule, seed_rows=np.arange(10))
+    assert decision.calibration.reference_images == 60
+    assert decision.ceiling is not None and decision.ceiling.images >= 60

@@ -79,7 +79,7 @@ def test_reveal_order_ranks_each_items_votes_from_zero(archive):
 def test_replay_stops_early_and_keeps_accuracy(archive):
     matrix = load_votes(archive[0])
     truth = load_truth(archive[1])
-    replay = replay_online(matrix, truth, "model", threshold=0.95, max_votes=10, seed=0)
+    replay = replay_online(matrix, truth, "model", threshold=0.9, max_votes=10, seed=0)
     all_votes_majority = consensus_report(*archive)["baselines"]["mv"]["accuracy"]
     assert replay.seed_items == 50  # 500 of the 2,000 votes go to the seed
     assert replay.vote_fraction < 0.85
@@ -87,7 +87,7 @@ def test_replay_stops_early_and_keeps_accuracy(archive):
     assert replay.scores.accuracy >= all_votes_majority
     # Decided at the moment they were decided: as precise as the threshold promised.
     assert replay.at_decision["decided"] > 50
-    assert replay.at_decision["precision"] >= 0.95
+    assert replay.at_decision["precision"] >= 0.9
     assert set(replay.at_decision["per_label"]) == {"0", "1"}
 
 
