@@ -2,7 +2,8 @@
 counted votes, run the project's consensus method, and write each image's posterior, state and
 how many more votes to ask for — which is what the scheduler serves next.
 
-Locked per synset (row lock on its ProjectSynset), idempotent (the result depends only on the
+Locked per synset (row lock on its ProjectSynset only, then the changed images in primary-key
+order as every writer does, see ``labeling.locks``), idempotent (the result depends only on the
 votes), and safe to kill and rerun: everything is written in one transaction.
 """
 
@@ -16,10 +17,11 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from consensus.engine.confidence_table import ConfidenceTable, confidence_table_from_votes
-from consensus.engine.model import aggregate
-from consensus.engine.stopping import StoppingRule
-from consensus.engine.types import Decision
+from consensus.engine.dynamic import decide_synset
+from consensus.engine.stopping import DECISIONS, StoppingRule
+from consensus.engine.types import Decision, VoteMatrix, normalised_entropy
 from consensus.engine.types import Vote as EngineVote
+from labeling.locks import items_lock
 from labeling.models import Item, Project, ProjectSynset, Vote
 
 # The table needs enough finished seed images before its cells mean anything.
@@ -100,11 +102,7 @@ def _decide(
                     max_votes=project.max_votes,
                 )  # fmt: skip
     elif votes:
-        result = aggregate(votes, labels=[False, True], gold=gold or None, rule=rule)
-        difficulty = result.difficulty
-        for pk, item_result in result.items.items():
-            posterior[pk] = float(item_result.posterior.get(True, 0.0))
-            decision[pk] = item_result.decision
+        posterior, decision, difficulty = _calibrated(project, items, votes, gold, rule)
 
     out: dict[int, tuple[str, float | None, int]] = {}
     for item in items:
@@ -126,6 +124,43 @@ def _decide(
             # Not decided yet: at least min_votes in total, then one more at a time.
             out[pk] = (Item.State.PENDING, p, max(project.min_votes - n, 1))
     return out, difficulty
+
+
+def _calibrated(
+    project: Project,
+    items: list[dict],
+    votes: list[EngineVote],
+    gold: dict[int, bool],
+    rule: StoppingRule,
+) -> tuple[dict[int, float], dict[int, Decision], float | None]:
+    """The worker model deciding on calibrated probabilities (consensus.engine.dynamic): seed
+    images that have their seed_votes and voted gold images calibrate it, and no image is
+    decided on one worker's vote unless that worker is established on gold."""
+    matrix = VoteMatrix.from_votes(votes, label_set=[False, True], item_set=list(gold))
+    n_votes = matrix.votes_per_item()
+    row_of = {pk: row for row, pk in enumerate(matrix.items)}
+    seed_rows = np.array(
+        [
+            row_of[item["pk"]]
+            for item in items
+            if item["is_seed"]
+            and item["pk"] in row_of
+            and n_votes[row_of[item["pk"]]] >= project.seed_votes
+        ],
+        dtype=np.int64,
+    )
+    result = decide_synset(matrix, rule=rule, gold=gold or None, seed_rows=seed_rows)
+    posterior: dict[int, float] = {}
+    decision: dict[int, Decision] = {}
+    for row, pk in enumerate(matrix.items):
+        if pk not in gold:
+            posterior[pk] = float(result.posterior[row, 1])
+            decision[pk] = DECISIONS[result.codes[row]]
+    voted = n_votes > 0
+    difficulty = (
+        float(normalised_entropy(result.estimate.posterior[voted]).mean()) if voted.any() else None
+    )
+    return posterior, decision, difficulty
 
 
 def _scale_to(cap: int, yes: int, no: int) -> tuple[int, int]:
@@ -164,6 +199,9 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
     started = time.perf_counter()
     with transaction.atomic():
         project_synset = (
+            # OF self: the synset's row only. Locking the joined project row too queued every
+            # new HIT of the project (its INSERT takes a key-share lock on the project) behind
+            # this task while the task waited for images those HITs had leased: a deadlock.
             ProjectSynset.objects.select_for_update()
             .select_related("project")
             .filter(pk=project_synset_id)
@@ -202,6 +240,11 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
                 posterior = min(max(posterior, 0.0), 1.0)
             if (state, posterior, needed) != (row["state"], row["posterior"], row["votes_needed"]):
                 changes.append((row["pk"], state, posterior, needed))
+        # Lock order of every writer (labeling.locks): images in ascending primary key, so this
+        # task and a submission or a lease release holding some of the same images wait for
+        # one another instead of deadlocking; images a new HIT is leasing right now are waited
+        # for too (the scheduler itself never waits: SKIP LOCKED).
+        changes.sort()
         _write_items(changes)
         states = [decided[row["pk"]][0] for row in items]
         accepted = states.count(Item.State.ACCEPTED)

@@ -62,18 +62,22 @@ def _workers(n: int):
 
 @pytest.mark.django_db
 def test_worker_em_decides_images_and_scheduler_stops_serving_them():
-    project = project_make(images=24, images_per_hit=8, gold_per_hit=0, min_votes=2,
-                           max_votes=6, accept_threshold=0.95, reject_threshold=0.95)  # fmt: skip
+    # Decisions rest on calibrated probabilities: the seed images (10 votes each) and the gold
+    # images are what the calibration learns from (without them nothing is certified above 0.9;
+    # with this little of them, a 95% lower bound certifies ~0.92).
+    project = project_make(images=32, gold=8, images_per_hit=8, gold_per_hit=2, seed_size=8,
+                           seed_votes=10, min_votes=2, max_votes=6, accept_threshold=0.9,
+                           reject_threshold=0.9)  # fmt: skip
     truth = _truth(project)
-    _label_until_done(project, _workers(8), truth)
+    _label_until_done(project, _workers(10), truth)
 
     items = Item.objects.filter(project=project, is_gold=False)
     assert not items.filter(state=Item.State.PENDING).exists()
     for item in items:
         if item.state == Item.State.ACCEPTED:
-            assert truth[item.pk] and item.posterior >= 0.95
+            assert truth[item.pk] and item.posterior >= 0.9
         elif item.state == Item.State.REJECTED:
-            assert not truth[item.pk] and item.posterior <= 0.05
+            assert not truth[item.pk] and item.posterior <= 0.1
         assert item.votes_needed == 0
     assert items.filter(state=Item.State.ACCEPTED).count() == sum(truth.values())
     # Unanimous workers settle an image in fewer votes than the cap.
