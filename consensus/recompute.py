@@ -202,7 +202,7 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
             # OF self: the synset's row only. Locking the joined project row too queued every
             # new HIT of the project (its INSERT takes a key-share lock on the project) behind
             # this task while the task waited for images those HITs had leased: a deadlock.
-            ProjectSynset.objects.select_for_update()
+            ProjectSynset.objects.select_for_update(of=("self",))
             .select_related("project")
             .filter(pk=project_synset_id)
             .first()
@@ -245,6 +245,7 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
         # one another instead of deadlocking; images a new HIT is leasing right now are waited
         # for too (the scheduler itself never waits: SKIP LOCKED).
         changes.sort()
+        items_lock([change[0] for change in changes], fields=("pk",))
         _write_items(changes)
         states = [decided[row["pk"]][0] for row in items]
         accepted = states.count(Item.State.ACCEPTED)
