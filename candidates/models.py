@@ -63,6 +63,9 @@ class CollectionJob(TimeStampedModel):
     duplicates = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     rejected_by_reason = models.JSONField(default=dict, blank=True)
+    # List-like sources: what named no synset of the job (counted by wnid, with examples) and
+    # what the source refused before downloading (broken list lines, symlinks, huge members).
+    source_report = models.JSONField(default=dict, blank=True)
     synsets_done = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

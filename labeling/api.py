@@ -21,6 +21,7 @@ from .invites import DEFAULT_INVITE_DAYS, MAX_INVITE_DAYS, invite_create, invite
 from .models import Project
 from .permissions import IsAnnotatorOrStaff, IsStaff
 from .projects import PROJECT_SETTINGS, project_can_edit, project_create, project_update
+from .selection import PRESET_NAMES
 
 
 class _WorkerApi(APIView):
@@ -189,20 +190,33 @@ def _validation_error(error: DjangoValidationError) -> ApiValidationError:
 
 
 class ProjectListApi(APIView):
-    """List projects, or create one over synset subtrees (wnids, presets or lemmas).
+    """List projects, or create one over synsets chosen one way (``synsets``, ``preset`` or
+    ``wnid_list``); the candidates already stored for them become items at once.
     Permission: staff; the creator becomes an owner."""
 
     permission_classes = [IsStaff]
 
     class InputSerializer(_ProjectSettingsSerializer):
         synsets = serializers.ListField(
-            child=serializers.CharField(max_length=100), min_length=1, max_length=100
+            child=serializers.CharField(max_length=100), required=False, default=list,
+            max_length=100,
+        )  # fmt: skip
+        preset = serializers.ChoiceField(
+            choices=PRESET_NAMES, required=False, allow_blank=True, default=""
         )
+        wnid_list = serializers.ListField(
+            child=serializers.CharField(max_length=20), required=False, default=list,
+            max_length=5000,
+        )  # fmt: skip
+        include_subtrees = serializers.BooleanField(required=False, allow_null=True, default=None)
         slug = serializers.SlugField(required=False, max_length=80)
 
         class Meta(_ProjectSettingsSerializer.Meta):
             ref_name = "ProjectCreateInput"
-            fields = [*_ProjectSettingsSerializer.Meta.fields, "synsets", "slug"]
+            fields = [
+                *_ProjectSettingsSerializer.Meta.fields,
+                "synsets", "preset", "wnid_list", "include_subtrees", "slug",
+            ]  # fmt: skip
             extra_kwargs = {
                 **_ProjectSettingsSerializer.Meta.extra_kwargs, "name": {"required": True},
             }  # fmt: skip

@@ -25,13 +25,13 @@ from .models import Item, Project, ProjectSynset
 from .selection import Selection, selection_internal, selection_resolve
 
 # A slug the staff pages use as a path segment (/projects/new/).
-RESERVED_SLUGS = frozenset({"new", "me"})
+RESERVED_SLUGS = frozenset({"new", "me", "preview"})
 
 PROJECT_SETTINGS = (
     "images_per_hit", "gold_per_hit", "target_per_synset", "seed_size", "seed_votes",
     "min_votes", "max_votes", "consensus_method", "accept_threshold", "reject_threshold",
     "lease_seconds", "reward_cents_per_hit", "gold_min_answers", "gold_block_below", "active",
-    "open_to_all_annotators",
+    "open_to_all_annotators", "label_internal",
 )  # fmt: skip
 
 

@@ -19,6 +19,7 @@ from candidates.models import Candidate
 from synsets.models import Synset, SynsetClosure, SynsetLemma
 from synsets.presets import IMAGENET_2009_SUBTREES, WNID_PATTERN
 
+PRESET_NAMES = sorted(IMAGENET_2009_SUBTREES)
 MAX_SELECTION_SPECS = 5000
 # ImageNet's goal was 500-1000 clean images per synset (Deng et al. 2009 §1).
 IMAGENET_TARGET = 1000

@@ -4,6 +4,7 @@
 from django.urls import path
 
 from . import api, project_pages, views
+from . import workflow_api as workflow
 
 app_name = "labeling"
 
@@ -31,6 +32,34 @@ urlpatterns = [
 
 api_urlpatterns = [
     path("projects/", api.ProjectListApi.as_view(), name="api-project-list"),
+    # Before projects/<slug>/: "preview" is a reserved slug.
+    path("projects/preview/", workflow.ProjectPreviewApi.as_view(), name="api-project-preview"),
+    path(
+        "projects/<slug:slug>/synsets/",
+        workflow.ProjectSynsetsApi.as_view(),
+        name="api-project-synsets",
+    ),
+    path(
+        "projects/<slug:slug>/collect/",
+        workflow.ProjectCollectApi.as_view(),
+        name="api-project-collect",
+    ),
+    path("projects/<slug:slug>/gold/", workflow.ProjectGoldApi.as_view(), name="api-project-gold"),
+    path(
+        "projects/<slug:slug>/gold/proposals/",
+        workflow.GoldProposalsApi.as_view(),
+        name="api-project-gold-proposals",
+    ),
+    path(
+        "projects/<slug:slug>/gold/next/",
+        workflow.GoldNextApi.as_view(),
+        name="api-project-gold-next",
+    ),
+    path(
+        "projects/<slug:slug>/gold/review/",
+        workflow.GoldReviewApi.as_view(),
+        name="api-project-gold-review",
+    ),
     path("projects/<slug:slug>/", api.ProjectDetailApi.as_view(), name="api-project-detail"),
     path("projects/<slug:slug>/hits/next/", api.HitNextApi.as_view(), name="api-hit-next"),
     path(

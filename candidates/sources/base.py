@@ -73,6 +73,15 @@ class ImageSource(ABC):
     def search(self, query: str, page: int, *, wnid: str | None = None) -> list[SourceResult]:
         """One page of results for ``query`` (1-based pages); [] when there are no more."""
 
+    def named(self) -> list[tuple[str, str | None]] | None:
+        """List-like sources: every image they hold as ``(name, wnid it names or None)``, so a
+        job can count what matches none of its synsets; None for search engines."""
+        return None
+
+    def refused(self) -> list[tuple[str, str]]:
+        """What the source refused before any download, as ``(where, why)``."""
+        return []
+
 
 def check_page(page: int) -> None:
     if page < 1:

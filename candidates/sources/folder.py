@@ -299,6 +299,13 @@ class LocalFolderSource(ImageSource):
 
     # -- the interface -------------------------------------------------------------------------
 
+    def named(self) -> list[tuple[str, str | None]]:
+        return [(entry.locator.split("://", 1)[1], entry.wnid) for entry in self.entries()]
+
+    def refused(self) -> list[tuple[str, str]]:
+        self.entries()
+        return list(self.skipped)
+
     def search(self, query: str, page: int, *, wnid: str | None = None) -> list[SourceResult]:
         check_page(page)
         entries = self.entries()

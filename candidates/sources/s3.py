@@ -115,6 +115,14 @@ class S3PrefixSource(ImageSource):
         except (BotoCoreError, ClientError) as exc:
             raise SourceError(f"s3://{self.bucket}/{key}: {exc}") from exc
 
+    def named(self) -> list[tuple[str, str | None]]:
+        return [(f"s3://{self.bucket}/{key}", wnid) for key, wnid in self.keys()]
+
+    def refused(self) -> list[tuple[str, str]]:
+        self.keys()
+        return [(f"s3://{self.bucket}/{key}", f"larger than the cap: {why}")
+                for key, why in self.skipped]  # fmt: skip
+
     def search(self, query: str, page: int, *, wnid: str | None = None) -> list[SourceResult]:
         check_page(page)
         keys = self.keys()

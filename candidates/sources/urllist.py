@@ -180,6 +180,12 @@ class UrlListSource(ImageSource):
             unique.setdefault((row.url, row.wnid), row)
         self.rows = list(unique.values())
 
+    def named(self) -> list[tuple[str, str | None]]:
+        return [(f"line {row.line}: {row.url}", row.wnid) for row in self.rows]
+
+    def refused(self) -> list[tuple[str, str]]:
+        return [(f"line {line}", why) for line, why in self.errors]
+
     def search(self, query: str, page: int, *, wnid: str | None = None) -> list[SourceResult]:
         check_page(page)
         rows = self.rows

@@ -1,10 +1,32 @@
-// Live progress of a collection job: polls the job API every second while it is active.
+// Live progress of a collection job: polls the job API every second while it is active, with
+// the rejections by reason and what matched no synset of the job.
 (function () {
   "use strict";
   const root = document.getElementById("job");
   if (!root) return;
   const field = (name) => document.getElementById("job-" + name);
   const active = new Set(["pending", "running", "cancelling"]);
+
+  function rows(tbody, entries, code) {
+    tbody.replaceChildren();
+    entries.forEach(([key, n]) => {
+      const tr = document.createElement("tr");
+      const name = document.createElement("td");
+      if (code) { const c = document.createElement("code"); c.textContent = key; name.append(c); }
+      else name.textContent = key;
+      const count = document.createElement("td");
+      count.className = "num";
+      count.textContent = n;
+      tr.append(name, count);
+      tbody.append(tr);
+    });
+  }
+
+  function list(ul, items) {
+    ul.replaceChildren();
+    items.forEach((text) => { const li = document.createElement("li"); li.textContent = text; ul.append(li); });
+  }
+
   async function poll() {
     const response = await fetch(root.dataset.url, { credentials: "same-origin" });
     if (!response.ok) return setTimeout(poll, 3000);
@@ -14,6 +36,20 @@
     field("done").textContent = job.synsets_done;
     field("status").textContent = job.status;
     field("error").textContent = job.error || "";
+    const reasons = Object.entries(job.rejected_by_reason || {});
+    if (reasons.length) rows(field("reasons"), reasons, false);
+    const report = job.source_report || {};
+    if (report.unmatched_count) {
+      field("unmatched").textContent = report.unmatched_count + " images name no synset of this job and were not collected.";
+      rows(field("unmatched-wnids"), Object.entries(report.unmatched_by_wnid || {}), true);
+      list(field("unmatched-examples"), report.unmatched_examples || []);
+    } else if (Object.keys(report).length) {
+      field("unmatched").textContent = "Every image named a synset of this job.";
+    }
+    if (report.refused_count) {
+      field("refused").textContent = report.refused_count + " entries refused before download:";
+      list(field("refused-examples"), (report.refused_examples || []).map((e) => e.where + ": " + e.why));
+    }
     if (active.has(job.status)) setTimeout(poll, 1000);
     else if (field("cancel")) field("cancel").remove();
   }
