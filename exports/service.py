@@ -17,6 +17,7 @@ from functools import partial
 from pathlib import Path
 
 from django.conf import settings
+from django.core.files.storage import FileSystemStorage
 from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
@@ -71,17 +72,21 @@ def export_records(*, project: Project) -> Iterator[ExportRecord]:
             "synset_id", "candidate_id", "candidate__image", "candidate__source",
             "candidate__image_url", "candidate__license", "candidate__attribution",
             "candidate__format", "yes_votes", "no_votes", "posterior", "is_gold",
+            "candidate__sha256",
         )
     )  # fmt: skip
+    # Local files are handed over by path, so the writer can link or clone JPEGs without reading
+    # them; other storages (S3) are opened only when the writer reaches the image.
+    local = isinstance(storage, FileSystemStorage)
     for (
         wnid, candidate_id, name, source, url, license_, attribution, fmt, yes, no, posterior,
-        is_gold,
+        is_gold, sha256,
     ) in rows.iterator(chunk_size=ITERATOR_CHUNK):  # fmt: skip
         yield ExportRecord(
             wnid=wnid,
             key=candidate_id,
-            # Opened only when the writer reaches the image; the writer closes it.
-            image=partial(storage.open, name, "rb"),
+            image=storage.path(name) if local else partial(storage.open, name, "rb"),
+            sha256=sha256 or "",
             source=source,
             url=url,
             license=license_,

@@ -20,6 +20,7 @@ import math
 import os
 import pickle
 import re
+import secrets
 import sys
 import tarfile
 import tempfile
@@ -73,6 +74,9 @@ class ExportRecord:
     posterior: float | None = None
     decision: str = "accepted"
     format: str | None = None
+    # SHA-256 of the stored bytes when known (candidates are stored under it): spares reading a
+    # JPEG that is linked or copied as is just to hash it.
+    sha256: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +233,150 @@ def _flatten_alpha(image: Image.Image) -> Image.Image:
     return image.convert("RGB")
 
 
+_TAIL = 64
+_EOI = b"\xff\xd9"
+
+
+def _ends_with_eoi(tail: bytes) -> bool:
+    """A complete JPEG ends with the end-of-image marker (padding aside). Stored candidates were
+    fully decoded when collected, so header + marker are proof enough here: no pixel is
+    decoded again on the export's hot path."""
+    return tail.rstrip(b"\x00\r\n ").endswith(_EOI)
+
+
+_SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers
+
+
+def _jpeg_components(handle: BinaryIO) -> int | None:
+    """Colour components of a JPEG from its frame header (1 grey, 3 RGB/YCbCr, 4 CMYK), walking
+    the marker segments without decoding anything; None if the stream is not such a JPEG."""
+    if handle.read(2) != b"\xff\xd8":
+        return None
+    while True:
+        byte = handle.read(1)
+        if byte != b"\xff":
+            return None
+        marker = handle.read(1)
+        while marker == b"\xff":  # fill bytes
+            marker = handle.read(1)
+        if not marker:
+            return None
+        code = marker[0]
+        if code == 0x01 or 0xD0 <= code <= 0xD7:  # no payload
+            continue
+        if code in (0xD9, 0xDA):  # end of image, start of scan: no frame header before it
+            return None
+        length = handle.read(2)
+        if len(length) < 2:
+            return None
+        size = int.from_bytes(length, "big")
+        if code in _SOF:
+            payload = handle.read(6)
+            return payload[5] if len(payload) == 6 else None
+        handle.seek(size - 2, os.SEEK_CUR)
+
+
+def _plain_jpeg_file(path: Path) -> bool:
+    """True when ``path`` is an RGB or greyscale JPEG that ends where it should: it is exported
+    byte for byte. Reads the header segments and the last bytes only."""
+    try:
+        with open(path, "rb") as handle:
+            if _jpeg_components(handle) not in (1, 3):
+                return False
+            handle.seek(max(0, os.fstat(handle.fileno()).st_size - _TAIL))
+            return _ends_with_eoi(handle.read())
+    except OSError:
+        return False  # the slow path reads it again and reports what is wrong
+
+
+_FICLONE = 0x40049409  # Linux ioctl: share the source's extents (btrfs, XFS, bcachefs)
+
+
+def _clone_or_copy(source: Path, target_fd: int) -> None:
+    with open(source, "rb") as src:
+        try:
+            fcntl.ioctl(target_fd, _FICLONE, src.fileno())
+            return
+        except OSError:
+            pass
+        size = os.fstat(src.fileno()).st_size
+        copied = 0
+        try:
+            while copied < size:  # kernel-side copy, no trip through Python
+                step = os.copy_file_range(src.fileno(), target_fd, size - copied)
+                if step == 0:
+                    break
+                copied += step
+        except OSError:
+            src.seek(copied)
+            os.lseek(target_fd, copied, os.SEEK_SET)
+            while chunk := src.read(1 << 20):
+                os.write(target_fd, chunk)
+
+
+def _place_file(source: Path, path: Path, *, link: bool) -> bool:
+    """Put ``source``'s bytes at ``path`` without reading them into Python: a hard link when
+    ``link`` and both lie on one file system (the dataset then costs no space), else a
+    copy-on-write clone or a kernel-side copy. True if written, False if already there."""
+    with contextlib.suppress(FileNotFoundError):
+        existing, wanted = path.stat(), source.stat()
+        if os.path.samestat(existing, wanted) or (
+            existing.st_size == wanted.st_size and filecmp.cmp(source, path, shallow=False)
+        ):
+            return False
+    temp = path.parent / f".{path.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}"
+    if link:
+        try:
+            os.link(source, temp)
+            os.replace(temp, path)
+            return True
+        except OSError:  # another file system (EXDEV), links not allowed, too many links
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(temp)
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        try:
+            _clone_or_copy(source, fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temp)
+        raise
+    return True
+
+
+def _sha256_file(path: Path) -> str:
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
+
+
+class _Unreadable(Exception):
+    """The source was read but is no image we can export (the export goes on without it)."""
+
+
+def _export_image(
+    record: ExportRecord, path: Path, *, link: bool
+) -> tuple[bool, str, str | None]:
+    """Write one image at ``path``: (written, SHA-256 of the file, format converted from).
+
+    A local RGB/greyscale JPEG is linked or copied as is (never decoded); anything else is read
+    and, unless it is such a JPEG, converted. Decoding errors raise ``_Unreadable`` (the caller
+    skips the image); storage errors propagate as they are (they abort the export)."""
+    source = record.image
+    if isinstance(source, str | os.PathLike) and _plain_jpeg_file(Path(source)):
+        written = _place_file(Path(source), path, link=link)
+        return written, record.sha256 or _sha256_file(Path(source)), None
+    data = _read_source(source)
+    try:
+        jpeg, converted = as_jpeg(data)
+    except UNREADABLE_IMAGE_ERRORS as error:
+        raise _Unreadable(error) from error
+    digest = record.sha256 if converted is None and record.sha256 else None
+    return _write_if_changed(path, jpeg), digest or hashlib.sha256(jpeg).hexdigest(), converted
+
+
 def as_jpeg(data: bytes) -> tuple[bytes, str | None]:
     """Return ``data`` as a real JPEG file and the format it was converted from (``None`` if kept).
 
@@ -239,8 +387,11 @@ def as_jpeg(data: bytes) -> tuple[bytes, str | None]:
     with Image.open(io.BytesIO(data)) as image:
         source_format = image.format or "unknown"
         if source_format == "JPEG" and image.mode in ("RGB", "L"):
-            image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
-            image.load()  # raises on a truncated or corrupt file
+            if not _ends_with_eoi(data[-_TAIL:]):
+                # No end-of-image marker where it belongs: decode (at 1/8 scale) to tell a
+                # truncated file from one with trailing bytes.
+                image.draft(image.mode, (max(1, image.width // 8), max(1, image.height // 8)))
+                image.load()  # raises on a truncated or corrupt file
             return data, None
         image.seek(0)  # the first frame of an animation
         rgb = _flatten_alpha(image)
@@ -443,8 +594,13 @@ def export_imagenet(
     prune_stale: bool = True,
     on_progress: Callable[[ExportProgress], None] | None = None,
     val_per_class: int = 0,
+    link: bool = True,
 ) -> ExportSummary:
     """Write ``records`` in the ImageNet layout under ``out_dir``.
+
+    RGB and greyscale JPEGs given as local paths are never decoded: hard-linked into place when
+    ``link`` and the folder shares the media's file system (copy-on-write or a kernel-side copy
+    otherwise); other sources are read and converted to JPEG when needed.
 
     Layout: ``train/<wnid>/<wnid>_<key>.JPEG`` (and ``val/<wnid>/…``), ``meta.bin`` (so
     ``torchvision.datasets.ImageNet(out_dir, split='train' or 'val')`` loads it), ``words.txt``,
@@ -474,27 +630,34 @@ def export_imagenet(
         licenses.write("path\tlicense\tattribution\turl\n")
         for wnid, batch in _iter_classes(records, lemmas):
             written: dict[str, set[str]] = {split: set() for split in SPLITS}
+            made: set[Path] = set()
             for planned in _plan_class(wnid, batch, val_fraction, seed, val_per_class):
-                data = _read_source(planned.record.image)  # storage errors abort the export
-                try:
-                    jpeg, converted = as_jpeg(data)
-                except UNREADABLE_IMAGE_ERRORS as error:
-                    summary.skip(wnid, planned.key, error)
-                    continue
                 if planned.split == "val" and not written["train"]:
                     # Every train image failed: ImageFolder(train) would lose the class.
                     planned = _PlannedImage(planned.record, planned.key, "train")
                 name = f"{planned.image_id}.JPEG"
                 folder = out_dir / planned.split / wnid
-                folder.mkdir(parents=True, exist_ok=True)
-                if _write_if_changed(folder / name, jpeg):
+                if folder not in made:
+                    folder.mkdir(parents=True, exist_ok=True)
+                    made.add(folder)
+                try:  # storage errors (OSError from reading the source) abort the export
+                    changed, digest, converted = _export_image(
+                        planned.record, folder / name, link=link
+                    )
+                except _Unreadable as error:
+                    summary.skip(wnid, planned.key, error.__cause__ or error)
+                    with contextlib.suppress(OSError):
+                        folder.rmdir()  # only if nothing else is in it: no empty class
+                        made.discard(folder)
+                    continue
+                if changed:
                     summary.written += 1
                 else:
                     summary.unchanged += 1
                 summary.converted += converted is not None
                 written[planned.split].add(name)
                 relative = f"{planned.split}/{wnid}/{name}"
-                entry = _metadata(planned, relative, hashlib.sha256(jpeg).hexdigest(), converted)
+                entry = _metadata(planned, relative, digest, converted)
                 metadata.write(json.dumps(entry, ensure_ascii=False, allow_nan=False) + "\n")
                 record = planned.record
                 urls.write(f"{planned.image_id}\t{_clean_field(record.url)}\n")
