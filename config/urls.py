@@ -30,7 +30,8 @@ urlpatterns = [
     path("healthz", healthz, name="healthz"),
     path(
         "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        # Staff land on the projects overview, annotators on their /label/ list.
+        auth_views.LoginView.as_view(redirect_authenticated_user=True, next_page="labeling:start"),
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -28,6 +28,7 @@ class ProjectCostsApi(APIView):
                 ref_name = "SynsetCost"
 
             wnid = serializers.CharField()
+            name = serializers.CharField(help_text="The synset's first lemma.")
             hits = serializers.IntegerField()
             rewards_cents = serializers.IntegerField()
             fees_cents = serializers.IntegerField()

@@ -14,6 +14,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from django.db.models import Count, Q, Sum
 
 from labeling.models import Assignment, Project, ProjectSynset
+from synsets.models import Synset
 
 MTURK_FEE_RATE = Decimal("0.20")
 MTURK_FEE_RATE_LARGE_HIT = Decimal("0.40")
@@ -127,8 +128,13 @@ def project_costs(*, project: Project) -> dict:
     accepted = dict(
         ProjectSynset.objects.filter(project=project).values_list("synset_id", "accepted_count")
     )
+    wnids = sorted(set(per_synset) | set(accepted))
+    names = {
+        wnid: (lemmas[0] if lemmas else wnid)
+        for wnid, lemmas in Synset.objects.filter(wnid__in=wnids).values_list("wnid", "lemmas")
+    }
     synsets = []
-    for synset_id in sorted(set(per_synset) | set(accepted)):
+    for synset_id in wnids:
         cell = per_synset.get(synset_id) or {
             "hits": 0, "rewards_cents": 0, "fees_cents": 0, "bonuses_cents": 0,
         }  # fmt: skip
@@ -136,6 +142,7 @@ def project_costs(*, project: Project) -> dict:
         synsets.append(
             {
                 "wnid": synset_id,
+                "name": names.get(synset_id, synset_id).replace("_", " "),
                 **cell,
                 "total_cents": total,
                 "accepted_images": accepted.get(synset_id, 0),

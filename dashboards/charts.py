@@ -33,7 +33,12 @@ OUTCOME_COLOURS = {"accepted": "#009e73", "rejected": "#d55e00", "undecided": "#
 # XML 1.0 forbids these code points even when escaped; a lemma carrying one would break the page.
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _CHART_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
-LABEL_MAX_CHARS = 28
+LABEL_MAX_CHARS = 44
+# Text is FONT_SIZE units high and a chart never renders narrower than its viewBox (min-width),
+# so on screen every label is at least 13 CSS px; wider cards scale the chart up, never down.
+FONT_SIZE = 13
+TITLE_H = 26.0  # the visible title line above every chart's body
+CHAR_W = 0.62 * FONT_SIZE  # a generous average advance of system-ui glyphs, for layout only
 
 
 @dataclass(frozen=True, slots=True)
@@ -90,6 +95,11 @@ def _short(label: str, limit: int = LABEL_MAX_CHARS) -> str:
     return label if len(label) <= limit else label[: limit - 1] + "…"
 
 
+def _text_w(text: str) -> float:
+    """Estimated width of ``text`` (as shortened for display) in viewBox units."""
+    return len(_short(text)) * CHAR_W
+
+
 def _check_amount(value: float, what: str) -> float:
     value = float(value)
     if not math.isfinite(value) or value < 0:
@@ -110,16 +120,25 @@ def _chart_id(chart_id: str | None, *parts: object) -> str:
 def _svg(
     *, width: float, height: float, title: str, desc: str, body: list[str], kind: str, cid: str
 ) -> SafeString:
-    # No width/height attributes: the viewBox alone lets the chart follow its container's width.
+    """The chart: its title as a visible first line (not only a tooltip), the body below it.
+
+    No width/height attributes: the viewBox lets the chart follow its container's width, and the
+    min-width keeps it from shrinking below its natural size, where text would fall under 12 px
+    (a narrow card scrolls instead)."""
+    width = max(width, _text_w(title) + 16)
+    height += TITLE_H
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_num(width)} {_num(height)}" '
         f'role="img" aria-labelledby="{cid}-title {cid}-desc" class="chart chart-{kind}" '
-        f'preserveAspectRatio="xMinYMin meet" font-family={_attr(FONT)} font-size="12" '
-        f'fill="{INK}">'
+        f'preserveAspectRatio="xMinYMin meet" font-family={_attr(FONT)} '
+        f'font-size="{FONT_SIZE}" fill="{INK}" style="min-width:{_num(width)}px">'
         f'<title id="{cid}-title">{_text(title)}</title>'
         f'<desc id="{cid}-desc">{_text(desc)}</desc>'
+        f'<text class="chart-title" x="8" y="18" font-size="{FONT_SIZE + 2}" '
+        f'font-weight="600">{_text(_short(title, 80))}</text>'
+        f'<g class="chart-body" transform="translate(0 {_num(TITLE_H)})">'
     )
-    return mark_safe(head + "".join(body) + "</svg>")  # noqa: S308 - every text above is escaped
+    return mark_safe(head + "".join(body) + "</g></svg>")  # noqa: S308 - every text is escaped
 
 
 def _label(x: float, y: float, text: str, *, anchor: str = "start", **attrs: str) -> str:
@@ -159,14 +178,23 @@ def progress_bars(
     cid = _chart_id(chart_id, "progress", title, unit, [_row_tuple(r) for r in rows])
     if not rows:
         return _empty(title, "progress", cid)
-    label_w, plot_w, note_w, row_h, indent = 190.0, 420.0, 150.0, 22.0, 12.0
+    plot_w, note_w, row_h, indent = 420.0, 170.0, 24.0, 12.0
+    label_w = max(
+        190.0, max(_text_w(r.label) + indent * max(r.depth, 0) + 16 for r in rows)
+    )
     scale = max(
         max(_check_amount(r.value, "value"), _check_amount(r.target, "target")) for r in rows
     )
     scale = scale or 1.0
-    body: list[str] = []
+    body: list[str] = [
+        '<g class="axis">'
+        + _label(4, 14, "Synset", fill=MUTED)
+        + _label(label_w, 14, f"Accepted {unit} (red tick: target)", fill=MUTED)
+        + _label(label_w + plot_w + 8, 14, "accepted / target", fill=MUTED)
+        + "</g>"
+    ]
     for i, row in enumerate(rows):
-        y = 8 + i * row_h
+        y = 24 + i * row_h
         width = plot_w * row.value / scale
         share = f" ({row.value / row.target:.0%})" if row.target else ""
         body.append(
@@ -195,7 +223,7 @@ def progress_bars(
         )
     reached = sum(1 for r in rows if r.target and r.value >= r.target)
     desc = f"{len(rows)} rows; {reached} reached their target. Unit: {unit}."
-    height = 16 + len(rows) * row_h
+    height = 32 + len(rows) * row_h
     return _svg(
         width=label_w + plot_w + note_w,
         height=height,
@@ -308,7 +336,7 @@ def throughput_chart(
         return _empty(title, "throughput", cid)
     for _, count in ordered:
         _check_amount(count, "count")
-    left, top, plot_w, plot_h = 56.0, 12.0, 560.0, 180.0
+    left, top, plot_w, plot_h = 64.0, 24.0, 560.0, 180.0
     peak = max(c for _, c in ordered)
     step = _nice_step(peak / 5)
     n_ticks = max(1, math.ceil(peak / step))
@@ -356,6 +384,12 @@ def throughput_chart(
         body.append(
             _label(x_of(moment), top + plot_h + 18, moment.strftime(fmt), anchor=anchor, fill=MUTED)
         )
+    body.append(
+        '<g class="axis">'
+        + _label(4, 14, f"{unit.capitalize()} per bucket", fill=MUTED)
+        + _label(left + plot_w, top + plot_h + 38, "Time (UTC)", anchor="end", fill=MUTED)
+        + "</g>"
+    )
     total = sum(c for _, c in ordered)
     desc = (
         f"{_fmt_count(total)} {unit} in {len(ordered)} buckets from "
@@ -364,7 +398,7 @@ def throughput_chart(
     )
     return _svg(
         width=left + plot_w + 16,
-        height=top + plot_h + 28,
+        height=top + plot_h + 46,
         title=title,
         desc=desc,
         body=body,
@@ -394,7 +428,8 @@ def vote_distribution_chart(
     totals = [
         sum(_check_amount(r.counts.get(name, 0), f"{name} count") for name in series) for r in rows
     ]
-    label_w, plot_w, note_w, row_h = 190.0, 400.0, 90.0, 24.0
+    plot_w, note_w, row_h = 400.0, 90.0, 26.0
+    label_w = max(190.0, max(_text_w(r.label) + 16 for r in rows))
     scale = max(totals) or 1.0
     body: list[str] = []
     for i, (row, total) in enumerate(zip(rows, totals, strict=True)):
@@ -427,7 +462,7 @@ def vote_distribution_chart(
             f'<rect x="{_num(legend_x)}" y="8" width="10" height="10" fill="{colours[name]}"/>'
             + _label(legend_x + 14, 17, name, fill=MUTED)
         )
-        legend_x += 14 + 8 * min(len(name), LABEL_MAX_CHARS) + 20
+        legend_x += 14 + _text_w(name) + 20
     body.insert(0, '<g class="legend">' + "".join(legend) + "</g>")
     desc = f"{len(rows)} rows, series: {', '.join(series)}; " + (
         "bars show shares." if normalize else "bars show counts on a shared scale."
@@ -482,14 +517,16 @@ def confidence_heat_table(
     cid = _chart_id(
         chart_id, "confidence", title, accept_threshold, [(s, list(r)) for s, r in tables]
     )
-    col_w, p_w, row_h, group_gap, head_h = 44.0, 80.0, 22.0, 24.0, 44.0
-    group_w = 2 * col_w + p_w
+    # Fig. 7's order: fewer votes first; at equal votes, more "no" first (P(good) rises down).
+    keys.sort(key=lambda k: (k[0] + k[1], k[0]))
+    col_w, p_w, row_h, group_gap, head_h = 44.0, 80.0, 24.0, 24.0, 46.0
+    group_w = max([2 * col_w + p_w] + [_text_w(s) + 8 for s, _ in tables])
     body: list[str] = []
     for g, (synset, _) in enumerate(tables):
         gx = 8 + g * (group_w + group_gap)
         body.append(
             f'<g class="synset" data-synset={_attr(synset)}>'
-            + _label(gx + group_w / 2, 16, synset, anchor="middle", font_weight="600")
+            + _label(gx, 16, synset, font_weight="600")
             + _label(gx + col_w / 2, 38, "Yes", anchor="middle", fill=MUTED)
             + _label(gx + col_w * 1.5, 38, "No", anchor="middle", fill=MUTED)
             + _label(gx + 2 * col_w + p_w / 2, 38, "P(good)", anchor="middle", fill=MUTED)

@@ -311,6 +311,35 @@ def project_throughput(*, project: Project) -> tuple[str, list[tuple[datetime, i
     return "day", sorted(daily.items())
 
 
+def projects_overview(*, projects) -> list[dict]:
+    """The staff landing page: each project's progress, open work and money spent."""
+    from crowds.costs import project_costs
+    from labeling.progress import projects_progress
+
+    rows = []
+    for row in projects_progress(projects=projects):
+        cents = project_costs(project=row.project)["total_cents"]
+        rows.append({"progress": row, "cost_cents": cents, "cost": f"${cents / 100:,.2f}"})
+    return rows
+
+
+def project_candidates(*, project: Project) -> list[SynsetStats]:
+    """The project's synsets in WordNet-tree order with what was collected and labelled."""
+    stats = project_synset_stats(project=project)
+    return [cell for _, cell in _flatten(_tree(stats=stats))]
+
+
+def worker_block_impact(*, worker) -> dict:
+    """What blocking ``worker`` would do: their counted votes leave consensus (all projects)."""
+    votes = Vote.objects.filter(worker=worker, status=Vote.Status.CONFIRMED)
+    return {
+        "votes_counted": votes.count(),
+        "projects_touched": sorted(
+            set(votes.values_list("item__project__name", flat=True).distinct())
+        ),
+    }
+
+
 def project_costs_summary(*, project: Project) -> dict:
     """Money spent per accepted image: the crowds' cost accounting (rewards, fees, bonuses)."""
     from crowds.costs import project_costs

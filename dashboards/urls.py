@@ -13,6 +13,9 @@ urlpatterns = [
     path("dashboard/", views.project_list_page, name="index"),
     path("dashboard/<slug:slug>/", views.project_dashboard_page, name="project"),
     path("dashboard/<slug:slug>/synsets/<str:wnid>/", views.synset_page, name="synset"),
+    path(
+        "dashboard/<slug:slug>/candidates/", views.project_candidates_page, name="candidates"
+    ),
     path("dashboard/<slug:slug>/workers/", views.workers_page, name="workers"),
     path(
         "dashboard/<slug:slug>/workers/<int:user_id>/block/",

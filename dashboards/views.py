@@ -23,11 +23,22 @@ from .access import staff_required, staff_required_json
 BLOCK_REASON_MAX = 255
 
 
+@never_cache
 @staff_required
 @require_GET
 def project_list_page(request):
-    projects = Project.objects.order_by("name")
-    return render(request, "dashboards/index.html", {"projects": projects})
+    """Where staff land: every project with its progress, open work, cost and its pages."""
+    rows = selectors.projects_overview(projects=Project.objects.order_by("-active", "name"))
+    return render(request, "dashboards/index.html", {"rows": rows})
+
+
+@never_cache
+@staff_required
+@require_GET
+def project_candidates_page(request, slug: str):
+    project = get_object_or_404(Project, slug=slug)
+    rows = selectors.project_candidates(project=project)
+    return render(request, "dashboards/candidates.html", {"project": project, "rows": rows})
 
 
 @never_cache
@@ -99,14 +110,28 @@ def workers_page(request, slug: str):
 @staff_required
 @require_POST
 def worker_block_view(request, slug: str, user_id: int):
+    """Blocking asks first: the confirmation page says how many votes leave consensus."""
     project = get_object_or_404(Project, slug=slug)
     worker = get_object_or_404(get_user_model(), pk=user_id)
     reason = " ".join(request.POST.get("reason", "").split())[:BLOCK_REASON_MAX]
     if not reason:
         messages.error(request, "Give a reason for the block.")
-    else:
-        excluded = worker_block(worker=worker, reason=f"{reason} (by {request.user})")
-        messages.success(request, f"Blocked {worker}; {excluded} votes excluded.")
+        return redirect("dashboards:workers", slug=project.slug)
+    if request.POST.get("confirmed") != "yes":
+        return render(
+            request,
+            "dashboards/worker_block_confirm.html",
+            {
+                "project": project,
+                "worker": worker,
+                "reason": reason,
+                **selectors.worker_block_impact(worker=worker),
+            },
+        )
+    excluded = worker_block(worker=worker, reason=f"{reason} (by {request.user})")
+    messages.success(
+        request, f"Blocked {worker}; {excluded} votes excluded and their images reopened."
+    )
     return redirect("dashboards:workers", slug=project.slug)
 
 
@@ -115,8 +140,12 @@ def worker_block_view(request, slug: str, user_id: int):
 def worker_unblock_view(request, slug: str, user_id: int):
     project = get_object_or_404(Project, slug=slug)
     worker = get_object_or_404(get_user_model(), pk=user_id)
-    worker_unblock(worker=worker)
-    messages.success(request, f"Unblocked {worker}; their excluded votes stay excluded.")
+    restored = worker_unblock(worker=worker)
+    messages.success(
+        request,
+        f"Unblocked {worker}; {restored} of their votes count again and consensus recomputes "
+        "the synsets they touched.",
+    )
     return redirect("dashboards:workers", slug=project.slug)
 
 
@@ -146,7 +175,12 @@ def exports_page(request, slug: str):
             messages.error(request, f"Export not started: {error}")
         return redirect("dashboards:exports", slug=project.slug)
     jobs = ExportJob.objects.filter(project=project)[:20]
-    return render(request, "dashboards/exports.html", {"project": project, "jobs": jobs})
+    accepted_total = ProjectSynset.objects.filter(project=project, accepted_count__gt=0).exists()
+    return render(
+        request,
+        "dashboards/exports.html",
+        {"project": project, "jobs": jobs, "accepted_total": accepted_total},
+    )
 
 
 @staff_required

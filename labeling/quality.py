@@ -14,6 +14,7 @@ from django.utils import timezone
 # labeling.models, which owns that invariant.
 from .locks import worker_profile_lock
 from .models import Assignment, Item, Project, ProjectSynset, Vote, WorkerProfile
+from .signals import synset_votes_changed_on_commit
 
 # People verify about one image per 1.7 s in a conventional interface (Krishna et al., CHI
 # 2016); under 0.3 s per image for a whole grid is not looking.
@@ -121,13 +122,35 @@ def worker_block(*, worker: AbstractBaseUser, reason: str) -> int:
     return len(votes)
 
 
+# Crowd assignments whose platform contradicted or never confirmed them: their votes stay out
+# for good, whatever happens to the worker (the crowds app writes these states).
+CROWD_DISCARDED_STATES = ("mismatch", "unconfirmed")
+
+
 @transaction.atomic
-def worker_unblock(*, worker: AbstractBaseUser) -> None:
-    """Lift a block for future HITs; excluded votes stay excluded (re-including them would need
-    a review of why the worker was blocked)."""
-    WorkerProfile.objects.filter(user=worker).update(
-        blocked=False, blocked_reason="", blocked_at=None, updated_at=timezone.now()
+def worker_unblock(*, worker: AbstractBaseUser) -> int:
+    """Lift a block: the worker gets HITs again and their excluded votes (those taken out by the
+    block and those given while blocked) count again, so consensus recomputes the synsets they
+    touched. Votes of crowd assignments the platform contradicted or never confirmed stay out.
+    Returns the number of votes brought back."""
+    profile = worker_profile_get(worker=worker, lock=True)
+    was_blocked = profile.blocked
+    profile.blocked = False
+    profile.blocked_reason = ""
+    profile.blocked_at = None
+    profile.save(update_fields=["blocked", "blocked_reason", "blocked_at", "updated_at"])
+    if not was_blocked:
+        return 0
+    votes = list(
+        Vote.objects.filter(worker=worker, status=Vote.Status.EXCLUDED)
+        .exclude(assignment__crowd__state__in=CROWD_DISCARDED_STATES)
+        .values_list("pk", "item_id", "label")
     )
+    if not votes:
+        return 0
+    Vote.objects.filter(pk__in=[pk for pk, _, _ in votes]).update(status=Vote.Status.CONFIRMED)
+    _votes_restore(votes=[(item_id, label) for _, item_id, label in votes])
+    return len(votes)
 
 
 def _votes_withdraw(*, votes: Iterable[tuple[int, bool]]) -> None:
@@ -157,7 +180,37 @@ def _votes_withdraw(*, votes: Iterable[tuple[int, bool]]) -> None:
             item.state = Item.State.PENDING
             synset_keys.add((item.project_id, item.synset_id))
     Item.objects.bulk_update(items, ["yes_votes", "no_votes", "votes_needed", "state"])
-    for project_id, synset_id in synset_keys:
+    _synsets_recompute(synset_keys)
+
+
+def _votes_restore(*, votes: Iterable[tuple[int, bool]]) -> None:
+    """Add votes back to their items' counts (the reverse of ``_votes_withdraw``): each restored
+    vote is one fewer still needed; consensus then re-decides the synsets. Items are locked in
+    primary-key order."""
+    yes: Counter[int] = Counter()
+    no: Counter[int] = Counter()
+    for item_id, label in votes:
+        (yes if label else no)[item_id] += 1
+    items = list(
+        Item.objects.select_for_update(no_key=True, of=("self",))
+        .filter(pk__in=sorted(set(yes) | set(no)))
+        .order_by("pk")
+    )
+    synset_keys: set[tuple[int, str]] = set()
+    for item in items:
+        item.yes_votes += yes[item.pk]
+        item.no_votes += no[item.pk]
+        if not item.is_gold:
+            item.votes_needed = max(0, item.votes_needed - yes[item.pk] - no[item.pk])
+            synset_keys.add((item.project_id, item.synset_id))
+    Item.objects.bulk_update(items, ["yes_votes", "no_votes", "votes_needed"])
+    _synsets_recompute(synset_keys)
+
+
+def _synsets_recompute(synset_keys: Iterable[tuple[int, str]]) -> None:
+    """Flag the synsets for the sweep and ask consensus to recompute them after the commit."""
+    for project_id, synset_id in sorted(synset_keys):
         ProjectSynset.objects.filter(project_id=project_id, synset_id=synset_id).update(
             needs_recompute=True
         )
+        synset_votes_changed_on_commit(project_id=project_id, synset_id=synset_id)

@@ -3,7 +3,7 @@
 
 from django.urls import path
 
-from . import api, project_pages, views
+from . import api, landing, project_pages, views
 from . import workflow_api as workflow
 
 app_name = "labeling"
@@ -11,6 +11,8 @@ app_name = "labeling"
 urlpatterns = [
     path("label/thumb/<int:candidate_id>/", views.thumbnail, name="thumbnail"),
     path("label/image/<int:candidate_id>/", views.image, name="image"),
+    path("start/", landing.start_redirect, name="start"),
+    path("label/", landing.label_index_page, name="index"),
     # Before label/<slug>/: "me" is not a project (a project slugged "me" would be shadowed).
     path("label/me/", views.my_stats_page, name="me"),
     path("label/<slug:slug>/", views.annotator_grid_page, name="grid"),

@@ -26,11 +26,28 @@ class SynsetWithDistanceSerializer(SynsetBriefSerializer):
         fields = [*SynsetBriefSerializer.Meta.fields, "distance"]
 
 
+class SynsetSearchResultSerializer(SynsetBriefSerializer):
+    """A search hit with the lemma that matched, its language (``wnid`` when the wnid matched)
+    and how (``exact`` or ``prefix``); all null when listing without a search."""
+
+    matched_lemma = serializers.CharField(read_only=True, default=None, allow_null=True)
+    matched_language = serializers.CharField(read_only=True, default=None, allow_null=True)
+    match = serializers.SerializerMethodField()
+
+    class Meta(SynsetBriefSerializer.Meta):
+        fields = [*SynsetBriefSerializer.Meta.fields, "matched_lemma", "matched_language", "match"]
+
+    def get_match(self, synset) -> str | None:
+        rank = getattr(synset, "match_rank", None)
+        return None if rank is None else ("exact" if rank == 0 else "prefix")
+
+
 class SynsetListApi(generics.ListAPIView):
-    """Search synsets by wnid or lemma prefix (any language). Permission: public."""
+    """Search synsets by wnid or lemma prefix (any language), best matches first: exact lemma,
+    then prefix, closer matches first. Permission: public."""
 
     permission_classes = [AllowAny]
-    serializer_class = SynsetBriefSerializer
+    serializer_class = SynsetSearchResultSerializer
 
     @extend_schema(parameters=[OpenApiParameter("search", str, description="wnid or lemma prefix")])
     def get(self, request, *args, **kwargs):

@@ -45,9 +45,14 @@ class Synset(TimeStampedModel):
 
     @property
     def wikipedia_url(self) -> str:
+        """Wikipedia's "Go" search: it opens the article (or the page a redirect names) when one
+        has this title, and lists search results only when none has."""
         from urllib.parse import urlencode
 
-        return "https://en.wikipedia.org/w/index.php?" + urlencode({"search": self.name})
+        title = self.name.replace("_", " ")
+        return "https://en.wikipedia.org/wiki/Special:Search?" + urlencode(
+            {"search": title, "go": "Go"}
+        )
 
     def get_absolute_url(self) -> str:
         return reverse("synsets:detail", args=[self.wnid])

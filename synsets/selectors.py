@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from django.db.models import Exists, OuterRef, QuerySet
+from django.db.models import Case, CharField, OuterRef, QuerySet, Subquery, Value, When
+from django.db.models.functions import Length
 
 from .models import Synset, SynsetClosure, SynsetEdge, SynsetLemma
 from .presets import IMAGENET_2009_SUBTREES, WNID_PATTERN
@@ -13,23 +14,46 @@ MAX_PATHS = 64
 
 
 def synset_search(query: str) -> QuerySet[Synset]:
-    """Synsets whose wnid equals ``query`` or with a lemma (any language) starting with it.
+    """Synsets whose wnid equals ``query`` or with a lemma (any language) starting with it,
+    ranked by how well they match: an exact lemma first, then prefixes, shorter (closer) matches
+    before longer ones; subtree size only breaks ties between equally good matches (the common
+    "dog" before the slang one).
 
-    Exact lemma matches come first, then bigger subtrees (the common sense of "dog" before
-    "frump"). Served by the ``synset_lemma_prefix`` index.
+    Each result carries the lemma that matched and its language (``matched_lemma``,
+    ``matched_language``; ``wnid`` for a wnid), and ``match_rank``: 0 wnid or exact lemma,
+    1 prefix. Served by the ``synset_lemma_prefix`` index.
     """
     query = query.strip()
     if WNID_PATTERN.match(query):
-        return Synset.objects.filter(wnid=query)
+        return Synset.objects.filter(wnid=query).annotate(
+            match_rank=Value(0),
+            matched_lemma=Value(query, output_field=CharField()),
+            matched_language=Value("wnid", output_field=CharField()),
+        )
     folded = query.casefold()
     if not folded:
         return Synset.objects.none()
     matching = SynsetLemma.objects.filter(lemma_folded__startswith=folded)
-    exact = SynsetLemma.objects.filter(synset=OuterRef("pk"), lemma_folded=folded)
+    # The synset's best-matching lemma: exact before prefix, English before other languages at
+    # equal quality, the shortest, then WordNet's order of lemmas.
+    best = (
+        matching.filter(synset=OuterRef("pk"))
+        .annotate(
+            rank=Case(When(lemma_folded=folded, then=Value(0)), default=Value(1)),
+            english=Case(When(language="eng", then=Value(0)), default=Value(1)),
+            length=Length("lemma_folded"),
+        )
+        .order_by("rank", "english", "length", "position", "language")
+    )
     return (
         Synset.objects.filter(wnid__in=matching.values("synset_id"))
-        .annotate(exact=Exists(exact))
-        .order_by("-exact", "-subtree_size", "wnid")
+        .annotate(
+            match_rank=Subquery(best.values("rank")[:1]),
+            match_length=Subquery(best.values("length")[:1]),
+            matched_lemma=Subquery(best.values("lemma")[:1]),
+            matched_language=Subquery(best.values("language")[:1]),
+        )
+        .order_by("match_rank", "match_length", "-subtree_size", "wnid")
     )
 
 

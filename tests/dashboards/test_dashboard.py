@@ -155,7 +155,9 @@ def test_block_and_unblock_from_the_workers_page(client, admin_user):
     assert client.post(url, {"reason": "   "}).status_code == 302
     assert not WorkerProfile.objects.filter(user=workers[0], blocked=True).exists()
 
-    client.post(url, {"reason": "copies answers"})
+    client.post(url, {"reason": "copies answers"})  # asks for confirmation first
+    assert not WorkerProfile.objects.filter(user=workers[0], blocked=True).exists()
+    client.post(url, {"reason": "copies answers", "confirmed": "yes"})
     profile = WorkerProfile.objects.get(user=workers[0])
     assert profile.blocked and profile.blocked_reason.startswith("copies answers")
     assert not Vote.objects.filter(worker=workers[0], status=Vote.Status.CONFIRMED).exists()
