@@ -1,44 +1,55 @@
-"""Time one synset's consensus recompute on PostgreSQL: 10,000 candidates × 10 votes
-(issue 5 target: under 1 s), for both consensus methods.
+"""One synset's consensus recompute on PostgreSQL (10,000 candidates × 10 votes), for both
+consensus methods, in the two cases that matter:
 
-Usage: .venv/bin/python benchmarks/recompute_db.py [--items 10000] [--votes 10]
-Uses a scratch database ``synsetlab_bench_recompute`` (created and dropped).
+- worst case: every item reset before the recompute, so every row is rewritten;
+- typical case: the synset is decided and one new HIT arrives (a new worker's 24 votes), so only
+  a few rows change;
+
+against a baseline measured in the same run: a raw read of the synset's votes, a majority per
+item and one UPDATE of every item row (the least any full recompute does). Repetitions
+alternate the order.
+
+Usage: .venv/bin/python benchmarks/recompute_db.py [--items 10000] [--votes 10] [--repeats 3]
+(consensus_recompute.py times the engine alone.)
 """
 
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import statistics
-import subprocess
 import sys
-import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-ADMIN = "postgres://postgres@127.0.0.1:5432/postgres"
-DB = "synsetlab_bench_recompute"
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+
+from _bench import (  # noqa: E402
+    django_setup,
+    header,
+    interleaved,
+    report,
+    scratch_database,
+    timed,
+    watched,
+)
+
+HIT_SIZE = 24
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=10_000)
     parser.add_argument("--votes", type=int, default=10)
-    parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
-    url = f"postgres://postgres@127.0.0.1:5432/{DB}"
-    subprocess.run(["psql", ADMIN, "-qc", f"DROP DATABASE IF EXISTS {DB}"], check=True)
-    subprocess.run(["psql", ADMIN, "-qc", f"CREATE DATABASE {DB}"], check=True)
-    env = {**os.environ, "DATABASE_URL": url, "SECRET_KEY": "benchmark-only"}
-    subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"], env=env, check=True)
-    os.environ.update(env, DJANGO_SETTINGS_MODULE="config.settings")
-    sys.path.insert(0, str(ROOT))
-    import django
+    header(f"consensus recompute on PostgreSQL, {args.items} items × {args.votes} votes")
+    with scratch_database("recompute") as url:
+        django_setup(url)
+        run(args)
 
-    django.setup()
+
+def run(args: argparse.Namespace) -> None:
     from django.contrib.auth import get_user_model
-    from django.db import connections
+    from django.db import connection
     from django.utils import timezone
 
     from candidates.models import Candidate
@@ -64,7 +75,6 @@ def main() -> None:
             get_user_model()(username=f"w{i}") for i in range(args.votes * 3)
         )
         accuracy = {w.pk: rng.choice([0.95, 0.9, 0.8, 0.7, 0.5]) for w in workers}
-        results = {}
         for method in (Project.ConsensusMethod.WORKER_EM, Project.ConsensusMethod.IMAGENET_TABLE):
             project = Project.objects.create(
                 name=method, slug=method.replace("_", "-"), consensus_method=method,
@@ -94,22 +104,70 @@ def main() -> None:
                     votes.append(Vote(item=item, worker=worker, assignment=assignments[worker.pk],
                                       label=truth[item.pk] == right))  # fmt: skip
             Vote.objects.bulk_create(votes, batch_size=10_000)
-            timings = []
-            for _ in range(args.repeats):
-                Item.objects.filter(project=project).update(state="pending", posterior=None,
-                                                            votes_needed=1)  # fmt: skip
-                started = time.perf_counter()
-                summary = synset_recompute_consensus(project_synset_id=project_synset.pk)
-                timings.append(time.perf_counter() - started)
-            results[method] = (statistics.median(timings), max(timings), summary)
-        print(f"{args.items} candidates × {args.votes} votes, PostgreSQL, 2-core machine")
-        for method, (median, worst, summary) in results.items():
-            print(f"{method:>15}: median {median:.3f} s, max {worst:.3f} s "
-                  f"(accepted {summary.accepted}, rejected {summary.rejected}, "
-                  f"undecided {summary.undecided}, rows written {summary.changed})")  # fmt: skip
+            new_workers = iter(
+                get_user_model().objects.bulk_create(
+                    get_user_model()(username=f"{method}-new-{i}") for i in range(args.repeats * 2)
+                )
+            )
+            item_ids = [item.pk for item in items]
+
+            def baseline(_rep: int, project=project) -> float:
+                with timed() as t, connection.cursor() as cursor:
+                    cursor.execute(
+                        "SELECT v.item_id, count(*) FILTER (WHERE v.label), count(*)"
+                        " FROM labeling_vote v JOIN labeling_item i ON i.id = v.item_id"
+                        " WHERE i.project_id = %s AND i.synset_id = %s GROUP BY v.item_id",
+                        [project.pk, synset.pk],
+                    )
+                    majority = [(pk, yes * 2 > n) for pk, yes, n in cursor.fetchall()]
+                    cursor.execute(
+                        "UPDATE labeling_item i SET posterior = CASE WHEN m.yes THEN 0.9"
+                        " ELSE 0.1 END FROM unnest(%s::bigint[], %s::boolean[]) AS m(id, yes)"
+                        " WHERE i.id = m.id",
+                        [[pk for pk, _ in majority], [yes for _, yes in majority]],
+                    )
+                return t.wall
+
+            def worst(_rep: int, project=project, project_synset=project_synset) -> float:
+                Item.objects.filter(project=project).update(
+                    state="pending", posterior=None, votes_needed=1
+                )
+                with timed() as t:
+                    summary = synset_recompute_consensus(project_synset_id=project_synset.pk)
+                print(f"      worst case: {t.line()}; rows written {summary.changed}")
+                return t.wall
+
+            def typical(_rep: int, project=project, project_synset=project_synset,
+                        new_workers=new_workers, item_ids=item_ids) -> float:  # fmt: skip
+                synset_recompute_consensus(project_synset_id=project_synset.pk)  # decided
+                worker = next(new_workers)
+                assignment = Assignment.objects.create(
+                    project=project, worker=worker, synset=synset, status="submitted",
+                    lease_expires_at=timezone.now(), submitted_at=timezone.now(),
+                )  # fmt: skip
+                Vote.objects.bulk_create(
+                    Vote(item_id=pk, worker=worker, assignment=assignment,
+                         label=rng.random() < 0.5)
+                    for pk in rng.sample(item_ids, HIT_SIZE)
+                )  # fmt: skip
+                with timed() as t:
+                    summary = synset_recompute_consensus(project_synset_id=project_synset.pk)
+                print(f"      typical case (one new HIT, {HIT_SIZE} votes): {t.line()}; "
+                      f"rows written {summary.changed}")  # fmt: skip
+                return t.wall
+
+            print(f"-- {method}")
+            with watched():
+                series = interleaved(
+                    [("baseline: raw read + majority + UPDATE of every row", baseline),
+                     ("recompute, worst case (all rows rewritten)", worst),
+                     ("recompute, typical case (one new HIT)", typical)],
+                    repeats=args.repeats, unit="s", higher_is_better=False,
+                )  # fmt: skip
+            report(series[:2], target="≤ 1.3")
+            report([series[0], series[2]])
     finally:
-        connections.close_all()
-        subprocess.run(["psql", ADMIN, "-qc", f"DROP DATABASE IF EXISTS {DB}"], check=True)
+        connection.close()
 
 
 if __name__ == "__main__":
