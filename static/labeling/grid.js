@@ -1,20 +1,38 @@
-/* The annotator's image grid: keyboard-first selection, submit, and a prefetched next HIT.
-   Hand-written, no build step. Keys: arrows move, Space toggles, a = all, n = none,
-   z = larger view, Enter = submit, ? = help. */
+/* The image grid of every page that shows a HIT (templates/labeling/_hit_grid.html):
+   keyboard-first selection and submit. Hand-written, no build step. Keys: arrows move,
+   Space toggles, a = all, n = none, z = larger view, Enter = submit, ? = help.
+
+   data-grid="api": the annotators' page and the audit review — answers go to the JSON API and
+   the next HIT is prefetched. data-grid="form": the panel and MTurk pages — a plain form post,
+   so it works framed and without a session. On MTurk's "answers saved" page the form to
+   MTurk's externalSubmit posts itself. */
 (function () {
   "use strict";
 
-  const root = document.getElementById("labeler");
+  const auto = document.querySelector("form[data-auto-submit]");
+  if (auto) {
+    // The answer is stored on our side already; MTurk needs the post to close the assignment.
+    auto.submit();
+    return;
+  }
+
+  const root = document.querySelector("[data-grid]");
   if (!root) return;
-  const grid = document.getElementById("grid");
+  const formMode = root.dataset.grid === "form";
+  const el = (id) => document.getElementById(id);
+  const grid = el("grid");
+  const form = formMode ? el("crowd-form") : null;
+  // MTurk's preview has images but nothing to submit.
+  if (!grid || (formMode && !form)) return;
   const nextUrl = root.dataset.nextUrl;
   const statsUrl = root.dataset.statsUrl;
-  const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
-  const el = (id) => document.getElementById(id);
+  const csrfInput = root.querySelector("input[name=csrfmiddlewaretoken]");
+  const csrf = csrfInput ? csrfInput.value : "";
   const helpDialog = el("help-dialog");
   const zoomDialog = el("zoom-dialog");
+  const isOpen = (dialog) => !!(dialog && dialog.open);
 
-  let hit = JSON.parse(el("first-hit").textContent);
+  let hit = formMode ? null : JSON.parse(el("first-hit").textContent);
   let prefetched = null;
   let prefetching = null;
   let startedAt = performance.now();
@@ -43,8 +61,10 @@
 
   function updateCount() {
     const all = tiles();
-    el("selected-count").textContent = all.filter((t) => t.getAttribute("aria-pressed") === "true").length;
-    el("item-count").textContent = all.length;
+    const chosen = all.filter((t) => t.getAttribute("aria-pressed") === "true");
+    el("selected-count").textContent = chosen.length;
+    if (el("item-count")) el("item-count").textContent = all.length;
+    if (formMode) el("selected-input").value = chosen.map((t) => t.dataset.item).join(",");
   }
 
   function toggle(tile, value) {
@@ -202,6 +222,7 @@
   }
 
   async function submit() {
+    if (formMode) { form.requestSubmit(); return; }
     if (stuck) return skipStuck();
     if (!hit || submitting) return;
     submitting = true;
@@ -249,7 +270,7 @@
   }
 
   function zoom(tile) {
-    if (!tile) return;
+    if (!tile || !zoomDialog) return;
     el("zoom-image").src = tile.dataset.image;
     zoomDialog.showModal();
   }
@@ -277,8 +298,8 @@
 
   document.addEventListener("keydown", (event) => {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (helpDialog.open || zoomDialog.open) {
-      if (event.key === "z" && zoomDialog.open) { zoomDialog.close(); event.preventDefault(); }
+    if (isOpen(helpDialog) || isOpen(zoomDialog)) {
+      if (event.key === "z" && isOpen(zoomDialog)) { zoomDialog.close(); event.preventDefault(); }
       return;
     }
     const tag = (event.target.tagName || "").toLowerCase();
@@ -301,7 +322,7 @@
       case "a": all.forEach((t) => toggle(t, true)); break;
       case "n": all.forEach((t) => toggle(t, false)); break;
       case "z": zoom(all[i]); break;
-      case "?": helpDialog.showModal(); break;
+      case "?": if (helpDialog) helpDialog.showModal(); break;
       case "Enter":
         // Enter on a link or another control keeps its meaning.
         if (!onTile && event.target !== document.body && tag !== "button") return;
@@ -320,12 +341,23 @@
     }
   });
 
-  el("submit-button").addEventListener("click", submit);
-  el("skip-button").addEventListener("click", skipStuck);
-  el("help-button").addEventListener("click", () => helpDialog.showModal());
+  if (formMode) {
+    let sent = false;
+    form.addEventListener("submit", (event) => {
+      if (sent) { event.preventDefault(); return; }
+      sent = true;
+      updateCount();
+      el("duration-input").value = Math.round(performance.now() - startedAt);
+      el("submit-button").disabled = true;
+    });
+  } else {
+    el("submit-button").addEventListener("click", submit);
+  }
+  if (el("skip-button")) el("skip-button").addEventListener("click", skipStuck);
+  if (el("help-button")) el("help-button").addEventListener("click", () => helpDialog.showModal());
 
   // The synset's name rides in the sticky bar once the header scrolls out of view (long grids).
-  if ("IntersectionObserver" in window) {
+  if ("IntersectionObserver" in window && el("bar-synset")) {
     const bar = el("bar-synset");
     bar.classList.add("offscreen-only");
     new IntersectionObserver((entries) => {
