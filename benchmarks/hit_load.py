@@ -89,7 +89,7 @@ def seed(env: dict) -> list[tuple[str, str]]:
     project = project_create(
         name="HIT load", slug="hit-load", wnids=[s.wnid for s in synsets], include_subtrees=False,
         images_per_hit=22, gold_per_hit=2, seed_size=0, min_votes=3, gold_block_below=0.0,
-        target_per_synset=100_000,
+        target_per_synset=100_000, open_to_all_annotators=True,
     )  # fmt: skip
     project_add_candidates(project=project, seed=1)
     gold_ids = []

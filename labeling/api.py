@@ -18,10 +18,21 @@ from .hits.scheduler import assignment_release, hit_next_for_worker
 from .hits.selectors import hit_payload, worker_stats
 from .hits.submission import AssignmentNotFound, SubmissionError, assignment_submit
 from .invites import DEFAULT_INVITE_DAYS, MAX_INVITE_DAYS, invite_create, invite_resolve
-from .models import Project
-from .permissions import IsAnnotatorOrStaff, IsStaff
+from .models import Assignment, Project
+from .permissions import IsAnnotatorOrStaff, IsStaff, can_label
 from .projects import PROJECT_SETTINGS, project_can_edit, project_create, project_update
 from .selection import PRESET_NAMES
+
+
+def _require_project_labeler(user, assignment_id: int) -> None:
+    """The worker's own assignment must belong to a project they may still label through this
+    API: a panel participant's or MTurk worker's HIT goes through their crowd's flow, never here.
+    (Someone else's assignment is left to the service, which answers 404.)"""
+    assignment = (
+        Assignment.objects.select_related("project").filter(pk=assignment_id, worker=user).first()
+    )
+    if assignment is not None and not can_label(user, assignment.project):
+        raise PermissionDenied("you are not an annotator of this project")
 
 
 class _WorkerApi(APIView):
@@ -78,6 +89,8 @@ class HitNextApi(_WorkerApi):
     )
     def post(self, request, slug: str):
         project = get_object_or_404(Project, slug=slug, active=True)
+        if not can_label(request.user, project):
+            raise PermissionDenied("you are not an annotator of this project")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         assignment = hit_next_for_worker(
@@ -112,6 +125,7 @@ class AssignmentSubmitApi(_WorkerApi):
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request, assignment_id: int):
+        _require_project_labeler(request.user, assignment_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -141,6 +155,7 @@ class AssignmentReleaseApi(_WorkerApi):
 
     @extend_schema(request=None, responses={200: OutputSerializer})
     def post(self, request, assignment_id: int):
+        _require_project_labeler(request.user, assignment_id)
         released = assignment_release(assignment_id=assignment_id, worker=request.user)
         return Response(self.OutputSerializer({"released": released}).data)
 

@@ -155,6 +155,7 @@ def demo_project_ensure(*, say: Say = lambda _: None) -> Project:
             min_votes=2,
             max_votes=10,
             reward_cents_per_hit=5,
+            open_to_all_annotators=True,  # the demo's annotator account labels it
         )
         project_add_candidates(project=project, seed=0)
         for wnid in wnids:

@@ -1,5 +1,6 @@
-"""Invite links for the built-in crowd (product.md §1.5): an admin shares a link to a project, a
-new person signs up through it and becomes an annotator.
+"""Invite links for the built-in crowd: an admin shares a link to a project, a new person signs
+up through it and becomes an annotator of that project (a ``ProjectMember`` row); a signed-in
+annotator following a link joins one more project.
 
 Tokens are stateless, signed with ``TimestampSigner`` under a dedicated salt: they carry the
 project and their own lifetime, so a tampered or expired link is refused without a table. What
@@ -21,7 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from .models import Project
-from .roles import ANNOTATORS_GROUP
+from .roles import ANNOTATORS_GROUP, is_annotator, project_member_add
 
 INVITE_SALT = "synsetlab.labeling.invite.v1"
 DEFAULT_INVITE_DAYS = 14
@@ -106,4 +107,16 @@ def invite_redeem(*, token: str, username: str, password: str) -> tuple[Abstract
     user = get_user_model().objects.create_user(username=username, password=password)
     group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
     user.groups.add(group)
+    project_member_add(project=invite.project, user=user, source="invite")
     return user, invite.project
+
+
+@transaction.atomic
+def invite_join(*, token: str, user: AbstractBaseUser) -> Project:
+    """A signed-in annotator follows an invite link to one more project: membership is recorded.
+    Only built-in annotators may join (a panel or MTurk account never becomes one)."""
+    invite = invite_resolve(token=token)
+    if not is_annotator(user):
+        raise InviteInvalid("only annotator accounts can join a project through an invite")
+    project_member_add(project=invite.project, user=user, source="invite")
+    return invite.project

@@ -1,21 +1,65 @@
-"""Who may label: annotators (the ``annotators`` group) and staff."""
+"""Who may label what.
+
+- Built-in annotators (the ``annotators`` group) label the projects they were invited to (a
+  ``ProjectMember`` row) and the projects open to all annotators.
+- Project owners and superusers may label their projects (to try a HIT out).
+- Panel participants and MTurk workers are not annotators: they label only through their crowd's
+  own flow (the panel link's quota and payments, MTurk's pending-until-confirmed votes), never
+  through ``/label/`` or the worker API.
+- Staff who do not own a project are not its annotators unless they are invited like anyone else.
+"""
 
 from __future__ import annotations
 
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from rest_framework.permissions import BasePermission
 
+from .models import Project, ProjectMember
+from .projects import project_can_edit
 from .roles import is_annotator
 
 
-def can_label(user) -> bool:
-    return bool(user.is_authenticated and (user.is_staff or is_annotator(user)))
+def can_label(user, project: Project) -> bool:
+    """May ``user`` take HITs of ``project`` through /label/ and the worker API? (Whether the
+    project is still active is the caller's question: a closed project's refusal has its own
+    words.)"""
+    if not (user.is_authenticated and user.is_active):
+        return False
+    if project_can_edit(project=project, user=user):
+        return True
+    if not is_annotator(user):
+        return False
+    return project.open_to_all_annotators or ProjectMember.objects.filter(
+        project=project, user=user
+    ).exists()
+
+
+def projects_labelable_by(user) -> QuerySet[Project]:
+    """The active projects ``user`` may label (same rule as ``can_label``)."""
+    if not (user.is_authenticated and user.is_active):
+        return Project.objects.none()
+    active = Project.objects.filter(active=True)
+    if user.is_superuser:
+        return active
+    rule = Q(owners=user)
+    if is_annotator(user):
+        member = ProjectMember.objects.filter(project=OuterRef("pk"), user=user)
+        rule |= Q(open_to_all_annotators=True) | Q(Exists(member))
+    return active.filter(rule).distinct()
+
+
+def is_worker(user) -> bool:
+    """A built-in labeler of some kind (for the worker's own pages: stats, /label/me/)."""
+    return bool(user.is_authenticated and user.is_active and (user.is_staff or is_annotator(user)))
 
 
 class IsAnnotatorOrStaff(BasePermission):
+    """The worker API's first gate; each view then checks the project (``can_label``)."""
+
     message = "Only annotators and staff may label."
 
     def has_permission(self, request, view) -> bool:
-        return can_label(request.user)
+        return is_worker(request.user)
 
 
 class IsStaff(BasePermission):

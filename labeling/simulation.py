@@ -249,14 +249,17 @@ def truth_load(*, project, truth_file: str | Path | None = None) -> Truth:
     )
 
 
-def crowd_accounts_create(*, crowd: list[SimWorker], prefix: str) -> dict[str, str]:
-    """Annotator accounts for the simulated workers, with fresh random passwords."""
+def crowd_accounts_create(
+    *, crowd: list[SimWorker], prefix: str, projects: Iterable = ()
+) -> dict[str, str]:
+    """Annotator accounts for the simulated workers, with fresh random passwords, admitted to
+    ``projects``."""
     from labeling.roles import annotator_create
 
     credentials = {}
     for worker in crowd:
         password = secrets.token_urlsafe(18)
-        annotator_create(username=worker.username(prefix), password=password)
+        annotator_create(username=worker.username(prefix), password=password, projects=projects)
         credentials[worker.username(prefix)] = password
     return credentials
 

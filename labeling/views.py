@@ -26,11 +26,12 @@ from .invites import (
     InviteError,
     InviteExpired,
     invite_create,
+    invite_join,
     invite_redeem,
     invite_resolve,
 )
-from .models import Assignment, Project, WorkerProfile
-from .permissions import can_label
+from .models import Assignment, Item, Project, WorkerProfile
+from .permissions import can_label, is_worker, projects_labelable_by
 from .projects import project_can_edit
 
 INSTRUCTION = (
@@ -38,9 +39,20 @@ INSTRUCTION = (
 )
 
 
-def _require_labeler(user) -> None:
-    if not can_label(user):
+def _require_worker(user) -> None:
+    if not is_worker(user):
         raise PermissionDenied("Only annotators and staff may label.")
+
+
+def _require_candidate_visible(user, candidate_id: int) -> None:
+    """Staff see every stored image; an annotator only the images of projects they may label."""
+    if user.is_staff:
+        return
+    visible = Item.objects.filter(
+        candidate_id=candidate_id, project__in=projects_labelable_by(user)
+    ).exists()
+    if not visible:
+        raise PermissionDenied("This image is not part of a project you label.")
 
 
 @never_cache
@@ -48,8 +60,9 @@ def _require_labeler(user) -> None:
 @require_GET
 def annotator_grid_page(request, slug: str):
     """The grid; the first HIT is rendered in the HTML so the first images load at once."""
-    _require_labeler(request.user)
     project = get_object_or_404(Project, slug=slug, active=True)
+    if not can_label(request.user, project):
+        raise PermissionDenied("You are not an annotator of this project.")
     assignment = hit_next_for_worker(project=project, worker=request.user)
     hit = hit_payload(assignment=assignment) if assignment else None
     stats = worker_stats(worker=request.user, project=project)
@@ -69,7 +82,7 @@ def annotator_grid_page(request, slug: str):
 @login_required
 @require_GET
 def thumbnail(request, candidate_id: int):
-    _require_labeler(request.user)
+    _require_candidate_visible(request.user, candidate_id)
     candidate = get_object_or_404(
         Candidate.objects.only("thumbnail"), pk=candidate_id, status=Candidate.Status.STORED
     )
@@ -79,7 +92,7 @@ def thumbnail(request, candidate_id: int):
 @login_required
 @require_GET
 def image(request, candidate_id: int):
-    _require_labeler(request.user)
+    _require_candidate_visible(request.user, candidate_id)
     candidate = get_object_or_404(
         Candidate.objects.only("image", "format"), pk=candidate_id, status=Candidate.Status.STORED
     )
@@ -116,6 +129,14 @@ def invite_signup_page(request, token: str):
             request, "labeling/invite_invalid.html", {"message": str(error)}, status=status
         )
     if request.user.is_authenticated:
+        if request.method == "POST":
+            try:
+                project = invite_join(token=token, user=request.user)
+            except InviteError as error:
+                return render(
+                    request, "labeling/invite_invalid.html", {"message": str(error)}, status=403
+                )
+            return redirect("labeling:grid", slug=project.slug)
         return render(request, "labeling/invite_signup.html", {"invite": invite, "form": None})
     form = InviteSignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
@@ -181,7 +202,7 @@ def _worker_projects(worker) -> list[dict]:
 @require_GET
 def my_stats_page(request):
     """The worker's own record: HITs, votes, smoothed gold accuracy, earnings and flags."""
-    _require_labeler(request.user)
+    _require_worker(request.user)
     stats = worker_stats(worker=request.user)
     profile = WorkerProfile.objects.filter(user=request.user).first()
     flags = []

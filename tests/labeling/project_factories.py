@@ -48,6 +48,8 @@ def project_make(
     settings.setdefault("seed_size", 0)
     # Builders' projects take any annotator, as before projects could be invite-only.
     settings.setdefault("open_to_all_annotators", True)
+    # Builders' projects take any annotator, as before projects could be invite-only.
+    settings.setdefault("open_to_all_annotators", True)
     made = [SynsetFactory() for _ in range(synsets)]
     for synset in made:
         candidates_make(synset, images, with_files=with_files)

@@ -60,7 +60,7 @@ class Command(BaseCommand):
         except (ValueError, OSError) as error:
             raise CommandError(str(error)) from None
         prefix = f"{options['prefix']}-{project.slug}"[:140]
-        credentials = crowd_accounts_create(crowd=crowd, prefix=prefix)
+        credentials = crowd_accounts_create(crowd=crowd, prefix=prefix, projects=[project])
         self.stdout.write(
             f"{len(crowd)} simulated workers on {options['base_url']} "
             f"({truth.known}/{len(truth.labels)} images with known truth)"
