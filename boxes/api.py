@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from labeling.models import Project
 from labeling.permissions import IsAnnotatorOrStaff, IsStaff, can_label
 
+from .audit import box_audit_draw, box_audit_next
 from .models import BoxAssignment, TaskKind
 from .scheduler import box_assignment_release, box_task_next_for_worker
 from .selectors import box_assignment_payload, box_costs, box_progress
@@ -205,3 +206,48 @@ class BoxProgressApi(APIView):
     def get(self, request, slug: str):
         project = get_object_or_404(Project, slug=slug)
         return Response({**box_progress(project=project), "costs": box_costs(project=project)})
+
+
+class BoxAuditNextApi(APIView):
+    """Staff: the reviewer's next sampled covered image to box (204 when the sample is done).
+    Accepts and ignores the draw page's ``kind`` and ``exclude``: an image comes back until the
+    reviewer says nothing is left on it."""
+
+    permission_classes = [IsStaff]
+
+    @extend_schema(request=None, responses={200: BoxAssignmentSerializer, 204: None})
+    def post(self, request, slug: str):
+        project = get_object_or_404(Project, slug=slug)
+        payload = box_audit_next(project=project, reviewer=request.user)
+        if payload is None:
+            return Response(status=status.HTTP_204_NO_CONTENT)
+        return Response(payload)
+
+
+class BoxAuditDrawApi(APIView):
+    """Staff: add one reviewer box to a sampled image, or finish it with ``nothing_left``."""
+
+    permission_classes = [IsStaff]
+
+    class InputSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "BoxAuditDrawInput"
+
+        task = serializers.IntegerField(required=False)
+        box = serializers.JSONField(required=False, allow_null=True, default=None)
+        nothing_left = serializers.BooleanField(required=False, default=False)
+        duration_ms = serializers.IntegerField(required=False, min_value=0)
+
+    @extend_schema(request=InputSerializer, responses={200: OpenApiResponse(description="saved")})
+    def post(self, request, slug: str, image_id: int):
+        project = get_object_or_404(Project, slug=slug)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        try:
+            review = box_audit_draw(
+                project=project, image_id=image_id, reviewer=request.user,
+                box=data.validated_data["box"], nothing_left=data.validated_data["nothing_left"],
+            )  # fmt: skip
+        except BoxSubmissionError as error:
+            return _refusal(error)
+        return Response({"boxes": len(review.boxes), "done": review.done})

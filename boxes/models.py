@@ -322,3 +322,27 @@ class BoxConsensusState(TimeStampedModel):
 
     def __str__(self) -> str:
         return f"{self.project_id}:{self.synset_id}:{self.kind}"
+
+
+class BoxAuditReview(TimeStampedModel):
+    """The box audit: a reviewer boxes every instance of a sampled covered image, without seeing
+    the crowd's boxes; the crowd's accepted boxes are then scored by IoU against the reviewer's."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+")
+    image = models.ForeignKey(BoxImage, on_delete=models.CASCADE, related_name="audit_reviews")
+    reviewer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    boxes = models.JSONField(
+        default=list, blank=True, help_text="The reviewer's [x, y, w, h] boxes."
+    )
+    done = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["project_id", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["image", "reviewer"], name="box_audit_review_once"),
+        ]
+
+    def __str__(self) -> str:
+        return f"audit of {self.image_id} by {self.reviewer_id}"

@@ -30,7 +30,7 @@ INSTRUCTIONS = {
 }
 
 
-def _synset(wnid: str) -> dict:
+def synset_summary(wnid: str) -> dict:
     synset = Synset.objects.get(pk=wnid)
     parent = synset_parents(synset.wnid).first()
     return {
@@ -85,7 +85,7 @@ def box_assignment_payload(*, assignment: BoxAssignment) -> dict:
         "instruction": INSTRUCTIONS[TaskKind(assignment.kind)],
         "submit_url": reverse("api-box-verify" if verify else "api-box-draw", args=[assignment.pk]),
         "release_url": reverse("api-box-release", args=[assignment.pk]),
-        "synset": _synset(assignment.synset_id),
+        "synset": synset_summary(assignment.synset_id),
         "tasks": tasks,
     }
 

@@ -11,9 +11,20 @@ urlpatterns = [
     path("boxes/<slug:slug>/", views.box_project_page, name="project"),
     path("boxes/<slug:slug>/draw/", views.draw_page, name="draw"),
     path("boxes/<slug:slug>/verify/<str:kind>/", views.verify_page, name="verify"),
+    path("boxes/<slug:slug>/audit/", views.box_audit_page, name="audit"),
 ]
 
 api_urlpatterns = [
+    path(
+        "projects/<slug:slug>/boxes/audit/next/",
+        api.BoxAuditNextApi.as_view(),
+        name="api-box-audit-next",
+    ),
+    path(
+        "projects/<slug:slug>/boxes/audit/<int:image_id>/draw/",
+        api.BoxAuditDrawApi.as_view(),
+        name="api-box-audit-draw",
+    ),
     path("projects/<slug:slug>/boxes/next/", api.BoxTaskNextApi.as_view(), name="api-box-next"),
     path(
         "projects/<slug:slug>/boxes/progress/",

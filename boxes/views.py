@@ -8,12 +8,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods
 
 from labeling.models import Project
 from labeling.permissions import can_label
 
+from .audit import box_audit_next
 from .models import TaskKind
 from .project_settings import box_settings_get
 from .scheduler import box_task_next_for_worker
@@ -46,6 +48,7 @@ def draw_page(request, slug: str):
         {
             "project": project,
             "task": _first(request, project, TaskKind.DRAW),
+            "next_url": reverse("api-box-next", args=[project.slug]),
             "min_box_px": config.min_box_px,
             "instruction": INSTRUCTIONS[TaskKind.DRAW],
         },
@@ -93,5 +96,29 @@ def box_project_page(request, slug: str):
             "progress": box_progress(project=project),
             "costs": box_costs(project=project),
             "config": box_settings_get(project=project),
+        },
+    )
+
+
+@never_cache
+@login_required
+@require_GET
+def box_audit_page(request, slug: str):
+    """Staff: the audit's draw page — box every instance of each sampled covered image, without
+    the crowd's boxes (your own boxes so far are grey); press n when the image is done."""
+    if not request.user.is_staff:
+        raise PermissionDenied("staff only")
+    project = get_object_or_404(Project, slug=slug)
+    config = box_settings_get(project=project)
+    task = box_audit_next(project=project, reviewer=request.user)
+    return render(
+        request,
+        "boxes/draw.html",
+        {
+            "project": project,
+            "task": task,
+            "next_url": reverse("api-box-audit-next", args=[project.slug]),
+            "min_box_px": config.min_box_px,
+            "instruction": "Audit: box every instance, one box at a time; press n when done.",
         },
     )

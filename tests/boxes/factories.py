@@ -7,7 +7,7 @@ import itertools
 from boxes.services import box_images_sync
 from labeling.models import Item, Project
 from labeling.roles import annotator_create
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 _names = itertools.count()
 

@@ -73,7 +73,7 @@ def test_sync_ignores_images_not_accepted():
 
 
 def _another_candidate(item):
-    from tests.labeling.project_factories import candidates_make
+    from tests.factories import candidates_make
 
     return candidates_make(item.synset, 1)[0]
 
