@@ -10,6 +10,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from boxes.urls import api_urlpatterns as boxes_api
 from candidates.urls import api_urlpatterns as candidate_api
 from crowds.urls import api_urlpatterns as crowds_api
+from dashboards.audit.box_report import box_audit_report_page
 from dashboards.urls import api_urlpatterns as dashboards_api
 from labeling.urls import api_urlpatterns as labeling_api
 from synsets.urls import api_urlpatterns as synset_api
@@ -40,6 +41,8 @@ urlpatterns = [
     path("", include("candidates.urls")),
     path("", include("labeling.urls")),
     path("", include("boxes.urls")),
+    # The box audit report lives with the precision audit (it reads the boxes app's reviews).
+    path("dashboards/boxes/<slug:slug>/audit/", box_audit_report_page, name="box-audit-report"),
     path("", include("dashboards.urls")),
     path("", include("crowds.urls")),
     path("api/", include(api_patterns)),
