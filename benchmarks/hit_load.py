@@ -1,15 +1,32 @@
-"""Open-loop load on the worker API: next-HIT and submit requests at fixed arrival rates against
-gunicorn + PostgreSQL, with p50/p99 latency and errors per rate (issue 4's benchmark).
+"""Open-loop load on the worker API with the grid page's traffic — submit, stats, prefetch —
+against gunicorn + PostgreSQL with a Celery worker recomputing consensus alongside; finds the
+knee: the highest rate with p99 < 200 ms and no errors (issues 16 and 18).
 
-Usage: .venv/bin/python benchmarks/hit_load.py [--duration 20] [--step-duration 10]
-           [--rates 150,200,300,400] [--gunicorn-workers 4] [--threads 4]
-Creates and drops a scratch database ``synsetlab_hitload`` (PostgreSQL on 127.0.0.1), seeds a
-project of synthetic synsets and candidates (no image files) and many annotator accounts whose
-sessions are created directly with Django's SessionStore, starts gunicorn on 127.0.0.1 and then
-offers the load: each stream fires on a fixed schedule whatever the server's latency (open
-loop; latency is measured from the scheduled send time, so a slow server cannot hide its
-queueing). Submissions need leased HITs: each next-HIT response goes into a pool of leased
-HITs that the submission stream consumes, each HIT of 22 images + 2 gold = 24 images.
+Usage: pip install -e '.[bench]'  (httpx)
+       .venv/bin/python benchmarks/hit_load.py [--images 100k] [--start 5] [--factor 1.5]
+           [--max-rate 200] [--step-duration 20] [--think 10] [--pin auto|yes|no]
+           [--rates 20,40] [--gunicorn-workers 4] [--threads 4] [--no-stats]
+
+A scratch database is migrated and filled in SQL (``scheduler_scale.generate``: synsets of
+1,008 or 10,008 images, 20 gold per synset, a third decided on 3 votes, past votes by the
+annotators), HITs are 24 images + 2 gold. Annotators' sessions are created with Django's
+SessionStore. gunicorn serves on 127.0.0.1 and a Celery worker (one process, queues consensus and
+default) runs the recomputes the submissions enqueue.
+
+Each annotator behaves like the grid page: with HIT N on screen and N+1 prefetched, they look
+for ``--think`` seconds (exponentially distributed), submit N, then — as the page does once the
+submission is saved — ask for their stats and prefetch N+2 (``exclude=[N+1]``). The load is open
+loop: submissions are sent on a fixed schedule at the stage's rate, whatever the server's
+latency, by whichever annotator has finished looking; the stats and prefetch requests follow
+each saved submission. Latency of a submission is measured from its scheduled time (queueing
+in the client counts), the others from their send. Before each stage enough annotators are
+brought to the "HIT on screen + one prefetched" state (rate × think, not measured).
+
+Stages start below the knee and grow by ``--factor`` until two in a row fail (p99 of next-HIT
+or submit ≥ 200 ms, or any error); ``--rates`` gives fixed stages instead. With ``--pin`` the
+client runs on the last core and gunicorn and Celery on the others (``taskset``); PostgreSQL is
+a system service and is not pinned. The client's own lateness behind its schedule is reported
+per stage: a late client means the offered rate was lower than the label says.
 Traffic goes only to 127.0.0.1 and every stage is bounded in time.
 """
 
@@ -21,6 +38,7 @@ import contextlib
 import os
 import random
 import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -30,91 +48,26 @@ from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-ADMIN_URL = "postgres://postgres@127.0.0.1:5432/postgres"
-DB_NAME = "synsetlab_hitload"
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+
+from _bench import ROOT, busy_warning, header, load_average, scratch_database  # noqa: E402
+
 PORT = 8765
-SYNSETS = 100
-ITEMS_PER_SYNSET = 1500
-GOLD_PER_SYNSET = 20
-WORKERS = 3000
 P99_TARGET_MS = 200.0
+SIZES = {"10k": (10, 1008), "100k": (10, 10008), "1M": (100, 10008), "10M": (1000, 10008)}
 
 
-def psql(sql: str) -> None:
-    subprocess.run(["psql", ADMIN_URL, "-qc", sql], check=True)
-
-
-def seed(env: dict) -> list[tuple[str, str]]:
-    """Project, items and annotators through the ORM; returns (session key, csrf) per worker."""
-    os.environ.update(env)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
-    import django
-
-    django.setup()
-    import hashlib
-
-    from django.conf import settings
+def seed(synsets: int, per_synset: int, workers: int) -> tuple[str, list[tuple[str, str]]]:
+    """Project, images and annotators (SQL); returns the project slug and (session key, CSRF
+    secret) per annotator."""
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.auth.hashers import make_password
-    from django.contrib.auth.models import Group, User
+    from django.contrib.auth.models import User
     from django.contrib.sessions.backends.db import SessionStore
+    from scheduler_scale import generate
 
-    from candidates.models import Candidate
-    from labeling.models import Item
-    from labeling.projects import project_add_candidates, project_create
-    from labeling.roles import ANNOTATORS_GROUP
-    from synsets.models import Synset, SynsetClosure
-
-    started = time.perf_counter()
-    synsets = Synset.objects.bulk_create(
-        [Synset(wnid=f"n{95_000_000 + i:08d}", lemmas=[f"bench thing {i}"], gloss="benchmark",
-                depth=8) for i in range(SYNSETS)]
-    )  # fmt: skip
-    SynsetClosure.objects.bulk_create(
-        [SynsetClosure(ancestor=s, descendant=s, distance=0) for s in synsets]
-    )
-    rows = []
-    for synset in synsets:
-        for n in range(ITEMS_PER_SYNSET):
-            url = f"https://img.example.org/{synset.wnid}/{n}.jpg"
-            digest = hashlib.sha256(url.encode()).hexdigest()
-            rows.append(
-                Candidate(synset=synset, status=Candidate.Status.STORED, source="bench",
-                          image_url=url, url_hash=digest, sha256=digest, format="JPEG",
-                          width=400, height=350)
-            )  # fmt: skip
-    Candidate.objects.bulk_create(rows, batch_size=5000)
-    project = project_create(
-        name="HIT load", slug="hit-load", wnids=[s.wnid for s in synsets], include_subtrees=False,
-        images_per_hit=22, gold_per_hit=2, seed_size=0, min_votes=3, gold_block_below=0.0,
-        target_per_synset=100_000, open_to_all_annotators=True,
-    )  # fmt: skip
-    project_add_candidates(project=project, seed=1)
-    gold_ids = []
-    for synset in synsets:
-        gold_ids += list(
-            Item.objects.filter(project=project, synset=synset)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:GOLD_PER_SYNSET]
-        )
-    Item.objects.filter(pk__in=gold_ids[::2]).update(
-        is_gold=True, gold_label=True, state=Item.State.ACCEPTED, votes_needed=0
-    )
-    Item.objects.filter(pk__in=gold_ids[1::2]).update(
-        is_gold=True, gold_label=False, state=Item.State.REJECTED, votes_needed=0
-    )
-    password = make_password(secrets.token_urlsafe(12))
-    users = User.objects.bulk_create(
-        [User(username=f"load-{i:05d}", password=password) for i in range(WORKERS)]
-    )
-    group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
-    User.groups.through.objects.bulk_create(
-        [User.groups.through(user_id=u.pk, group_id=group.pk) for u in users]
-    )
+    data = generate(synsets, per_synset, workers=workers)
     sessions = []
-    for user in users:
+    for user in User.objects.filter(pk__in=data["workers"]).order_by("pk"):
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
         store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
@@ -123,294 +76,375 @@ def seed(env: dict) -> list[tuple[str, str]]:
         # A 32-character CSRF secret sent as cookie and header (Django accepts the unmasked
         # secret in X-CSRFToken).
         sessions.append((store.session_key, secrets.token_hex(16)))
-    assert settings.SESSION_COOKIE_NAME == "sessionid"
-    # Fresh bulk-loaded tables have no statistics: before autovacuum's ANALYZE, the scheduler's
-    # "synsets with open images for W" query gets a plan that runs for minutes.
-    from django.db import connection
+    return data["project"].slug, sessions
 
-    with connection.cursor() as cursor:
-        cursor.execute("ANALYZE")
-    items = Item.objects.filter(project=project).count()
-    print(
-        f"seeded {SYNSETS} synsets, {items} items ({len(gold_ids)} gold), {WORKERS} annotators "
-        f"with sessions in {time.perf_counter() - started:.1f} s"
-    )
-    return sessions
+
+def _pct(values: list[float], p: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
 
 
 @dataclass
 class Stream:
     latencies: list[float] = field(default_factory=list)
     errors: int = 0
-    empty: int = 0  # next-HIT 204 (nothing left) or a submission with no leased HIT to submit
+    empty: int = 0  # next-HIT 204, or no annotator ready to submit at a scheduled time
     statuses: dict[int, int] = field(default_factory=dict)
 
-    def summary(self) -> tuple[float, float, int]:
-        ordered = sorted(self.latencies)
-        if not ordered:
-            return float("nan"), float("nan"), self.errors
+    def observe(self, response, started: float) -> None:
+        code = response.status_code
+        self.statuses[code] = self.statuses.get(code, 0) + 1
+        if code >= 300:
+            self.errors += 1
+        else:
+            self.empty += code == 204
+            self.latencies.append((time.perf_counter() - started) * 1000)
 
-        def pct(p: float) -> float:
-            return ordered[min(len(ordered) - 1, int(p * len(ordered)))]
 
-        return pct(0.50), pct(0.99), self.errors
+@dataclass
+class Annotator:
+    session: tuple[str, str]
+    on_screen: dict | None = None
+    prefetched: dict | None = None
+    ready_at: float = 0.0
 
 
-class Load:
-    """Workers behave like the grid page: while HIT N is on screen they prefetch HIT N+1
-    (``exclude=[N]``), submit N, and the prefetched HIT becomes the one on screen. Idle workers
-    (no prefetch in flight) wait for the next-HIT stream; workers holding a HIT plus its
-    prefetched successor wait for the submission stream."""
+class Page:
+    """Annotators driven the way the grid page drives the API."""
 
-    def __init__(self, client, sessions: list[tuple[str, str]]):
+    def __init__(self, client, slug: str, sessions: list[tuple[str, str]], think: float, stats):
         self.client = client
-        # (session, the HIT on screen or None)
-        self.idle: deque[tuple[tuple[str, str], dict | None]] = deque(
-            (session, None) for session in sessions
-        )
-        random.shuffle(self.idle)
-        # (session, the HIT on screen, the prefetched HIT or None)
-        self.leased: deque[tuple[tuple[str, str], dict, dict | None]] = deque()
+        self.next_url = f"/api/projects/{slug}/hits/next/"
+        self.think = think
+        self.with_stats = stats
+        self.idle: deque[Annotator] = deque(Annotator(s) for s in sessions)
+        # Annotators with a HIT on screen and one prefetched, by the time they finish looking.
+        self.looking: list[Annotator] = []
         self.rng = random.Random(7)
-        self.set_cookie = 0
 
     @staticmethod
-    def headers(session: tuple[str, str]) -> dict:
-        key, csrf = session
+    def headers(annotator: Annotator) -> dict:
+        key, csrf = annotator.session
         return {"Cookie": f"sessionid={key}; csrftoken={csrf}", "X-CSRFToken": csrf}
 
-    async def next_hit(self, stream: Stream | None, scheduled: float) -> None:
-        if not self.idle:
-            if stream:
-                stream.empty += 1
-            return
-        session, current = self.idle.popleft()
-        body = {"exclude": [current["id"]]} if current else {}
-        try:
-            response = await self.client.post(
-                "/api/projects/hit-load/hits/next/", json=body, headers=self.headers(session)
-            )
-        except Exception:  # noqa: BLE001 - any transport error is an error of the stage
-            if stream:
-                stream.errors += 1
-            self.idle.append((session, current))
-            return
-        self._observe(stream, response, scheduled)
-        fetched = response.json() if response.status_code == 200 else None
-        if current is None:
-            # The first grid of a session; its prefetch comes with the next request.
-            self.idle.append((session, fetched))
-        else:
-            self.leased.append((session, current, fetched))
+    def _look(self, annotator: Annotator, now: float) -> None:
+        annotator.ready_at = now + self.rng.expovariate(1 / self.think)
+        self.looking.append(annotator)
 
-    async def submit(self, stream: Stream | None, scheduled: float) -> None:
-        if not self.leased:
-            if stream:
-                stream.empty += 1
-            return
-        session, hit, prefetched = self.leased.popleft()
+    async def _next(self, annotator: Annotator, exclude: list[int], stream: Stream | None):
+        started = time.perf_counter()
+        response = await self.client.post(
+            self.next_url, json={"exclude": exclude}, headers=self.headers(annotator)
+        )
+        if stream is not None:
+            stream.observe(response, started)
+        return response.json() if response.status_code == 200 else None
+
+    async def arrive(self) -> bool:
+        """Bring one idle annotator to "HIT on screen + one prefetched" (not measured)."""
+        if not self.idle:
+            return False
+        annotator = self.idle.popleft()
+        annotator.on_screen = await self._next(annotator, [], None)
+        if annotator.on_screen is None:
+            self.idle.append(annotator)
+            return False
+        annotator.prefetched = await self._next(annotator, [annotator.on_screen["id"]], None)
+        # Spread over one think time, as annotators who arrived at different moments are.
+        annotator.ready_at = time.perf_counter() + self.rng.uniform(0, self.think)
+        self.looking.append(annotator)
+        return True
+
+    def ready(self, now: float) -> Annotator | None:
+        best = None
+        for index, annotator in enumerate(self.looking):
+            if annotator.ready_at <= now and (best is None or annotator.ready_at < best[1]):
+                best = (index, annotator.ready_at)
+        if best is None:
+            return None
+        return self.looking.pop(best[0])
+
+    async def cycle(self, annotator: Annotator, scheduled: float, streams: dict) -> None:
+        """Submit the HIT on screen (scheduled), then stats and the prefetch, as the page does."""
+        hit = annotator.on_screen
         ids = [item["id"] for item in hit["items"]]
         cut = self.rng.randrange(len(ids) + 1)
-        body = {"selected": ids[:cut], "unselected": ids[cut:], "duration_ms": 30_000}
+        body = {"selected": ids[:cut], "unselected": ids[cut:],
+                "duration_ms": int(self.think * 1000)}  # fmt: skip
         try:
             response = await self.client.post(
-                hit["submit_url"], json=body, headers=self.headers(session)
+                hit["submit_url"], json=body, headers=self.headers(annotator)
             )
-        except Exception:  # noqa: BLE001
-            if stream:
-                stream.errors += 1
-            self.idle.append((session, prefetched))
-            return
-        self._observe(stream, response, scheduled)
-        if response.status_code != 200:
-            # As the page does after a refusal: release the HIT and go on with the next one.
-            # Best effort: the lease runs out by itself.
-            with contextlib.suppress(Exception):
-                await self.client.post(hit["release_url"], json={}, headers=self.headers(session))
-        self.idle.append((session, prefetched))
-
-    def _observe(self, stream: Stream | None, response, scheduled: float) -> None:
-        self.set_cookie += int("set-cookie" in response.headers)
-        if stream is None:
-            return
-        stream.statuses[response.status_code] = stream.statuses.get(response.status_code, 0) + 1
-        if response.status_code >= 300:
-            stream.errors += 1
-        elif response.status_code == 204:
-            stream.empty += 1
+            streams["submit"].observe(response, scheduled)
+            if response.status_code != 200:
+                # The page releases a refused HIT and goes on with the prefetched one.
+                with contextlib.suppress(Exception):
+                    await self.client.post(hit["release_url"], json={},
+                                           headers=self.headers(annotator))  # fmt: skip
+            if self.with_stats:
+                started = time.perf_counter()
+                stats = await self.client.get("/api/me/stats/", headers=self.headers(annotator))
+                streams["stats"].observe(stats, started)
+            annotator.on_screen, annotator.prefetched = annotator.prefetched, None
+            if annotator.on_screen is not None:
+                annotator.prefetched = await self._next(
+                    annotator, [annotator.on_screen["id"]], streams["next"]
+                )
+        except Exception:  # noqa: BLE001 - a transport error is an error of the stage
+            streams["submit"].errors += 1
+        if annotator.on_screen is None:
+            annotator.prefetched = None
+            self.idle.append(annotator)
         else:
-            stream.latencies.append((time.perf_counter() - scheduled) * 1000)
+            self._look(annotator, time.perf_counter())
 
-    async def prefill(self, count: int, concurrency: int = 16) -> None:
-        """Closed-loop warm-up (not measured): lease ``count`` HITs for the submission stream."""
+    async def stage(self, rate: float, seconds: float) -> tuple[dict, list[float]]:
+        """Submissions at ``rate`` per second for ``seconds``; returns the streams and the
+        client's lateness behind schedule of every send (ms)."""
+        streams = {"submit": Stream(), "next": Stream(), "stats": Stream()}
+        wanted = int(rate * self.think * 1.3) + 10
+        missing = max(0, wanted - len(self.looking))
 
-        attempts = 0
+        async def arrivals(n: int) -> None:
+            for _ in range(n):
+                if not await self.arrive():
+                    return
 
-        async def one() -> None:
-            nonlocal attempts
-            while len(self.leased) < count and self.idle:
-                attempts += 1
-                if attempts > count * 6:
-                    raise SystemExit("prefill: the server does not hand out HITs")
-                await self.next_hit(None, time.perf_counter())
-
-        await asyncio.gather(*(one() for _ in range(concurrency)))
-
-    async def stage(self, rate: float, seconds: float) -> tuple[Stream, Stream, float]:
-        """Fire next-HIT and submit requests at ``rate`` per second each for ``seconds``;
-        returns both streams and the worst lateness of a send (client health)."""
-        nexts, submits = Stream(), Stream()
-        await self.prefill(int(rate * 2))
+        workers = 16
+        await asyncio.gather(*(arrivals(missing // workers + 1) for _ in range(workers)))
         tasks: list[asyncio.Task] = []
+        lags: list[float] = []
         start = time.perf_counter() + 0.2
-        total = int(rate * seconds)
-        worst_lag = 0.0
-        for i in range(total):
+        for i in range(int(rate * seconds)):
             at = start + i / rate
             delay = at - time.perf_counter()
             if delay > 0:
                 await asyncio.sleep(delay)
-            worst_lag = max(worst_lag, time.perf_counter() - at)
-            tasks.append(asyncio.create_task(self.next_hit(nexts, at)))
-            tasks.append(asyncio.create_task(self.submit(submits, at)))
-        # Bounded drain: a request still pending after 30 s counts as an error.
-        done, pending = await asyncio.wait(tasks, timeout=30)
-        for task in pending:
-            task.cancel()
-        nexts.errors += sum(1 for t in pending if t.get_coro().__name__ == "next_hit")
-        submits.errors += sum(1 for t in pending if t.get_coro().__name__ == "submit")
-        return nexts, submits, worst_lag * 1000
+            now = time.perf_counter()
+            lags.append((now - at) * 1000)
+            annotator = self.ready(now)
+            if annotator is None:
+                streams["submit"].empty += 1
+                continue
+            tasks.append(asyncio.create_task(self.cycle(annotator, at, streams)))
+        # Bounded drain: a cycle still pending after 30 s counts as an error.
+        if tasks:
+            _, pending = await asyncio.wait(tasks, timeout=30)
+            for task in pending:
+                task.cancel()
+            streams["submit"].errors += len(pending)
+        return streams, lags
 
 
-async def run_load(args, sessions) -> list[tuple]:
+async def run_load(args, slug: str, sessions) -> list[dict]:
+    import logging
+
     import httpx
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
     limits = httpx.Limits(max_connections=400, max_keepalive_connections=400)
-    timeout = httpx.Timeout(30.0)
     rows = []
     async with httpx.AsyncClient(
-        base_url=f"http://127.0.0.1:{PORT}", limits=limits, timeout=timeout
+        base_url=f"http://127.0.0.1:{PORT}", limits=limits, timeout=httpx.Timeout(30.0)
     ) as client:
-        load = Load(client, sessions)
-        plan = [(args.rate, args.duration)] + [(r, args.step_duration) for r in args.rates]
+        page = Page(client, slug, sessions, args.think, not args.no_stats)
+        if args.rates:
+            plan = [float(r) for r in args.rates.split(",") if r]
+        else:
+            plan, rate = [], args.start
+            while rate <= args.max_rate:
+                plan.append(round(rate, 1))
+                rate *= args.factor
         failures_in_a_row = 0
-        for rate, seconds in plan:
-            nexts, submits, lag = await load.stage(rate, seconds)
-            client.cookies.clear()
-            n50, n99, nerr = nexts.summary()
-            s50, s99, serr = submits.summary()
-            ok = n99 < P99_TARGET_MS and s99 < P99_TARGET_MS and nerr == 0 and serr == 0
-            rows.append((rate, seconds, n50, n99, nerr, nexts.empty, s50, s99, serr,
-                         submits.empty, lag, ok))  # fmt: skip
+        for rate in plan:
+            before = load_average()
+            streams, lags = await page.stage(rate, args.step_duration)
+            row = {"rate": rate, "seconds": args.step_duration, "load": (before, load_average()),
+                   "lag_p99": _pct(lags, 0.99), "lag_max": max(lags, default=0.0)}  # fmt: skip
+            for name, stream in streams.items():
+                statuses = dict(sorted(stream.statuses.items()))
+                row[name] = (_pct(stream.latencies, 0.5), _pct(stream.latencies, 0.99),
+                             stream.errors, stream.empty, statuses)  # fmt: skip
+            row["ok"] = (
+                row["next"][1] < P99_TARGET_MS and row["submit"][1] < P99_TARGET_MS
+                and not any(row[name][2] for name in streams)
+            )  # fmt: skip
+            rows.append(row)
             print(
-                f"  {rate:>5.0f}/s × {seconds:.0f} s: next p50 {n50:.0f} p99 {n99:.0f} ms "
-                f"err {nerr} {dict(sorted(nexts.statuses.items()))}; submit p50 {s50:.0f} "
-                f"p99 {s99:.0f} ms err {serr} {dict(sorted(submits.statuses.items()))}; "
-                f"client lag {lag:.0f} ms",
+                f"  {rate:>6.1f}/s × {args.step_duration:.0f} s: submit p50 {row['submit'][0]:.0f}"
+                f" p99 {row['submit'][1]:.0f} ms err {row['submit'][2]} "
+                f"{row['submit'][4]}, not ready {row['submit'][3]}; next p50 "
+                f"{row['next'][0]:.0f} p99 {row['next'][1]:.0f} ms err {row['next'][2]} "
+                f"{row['next'][4]}; stats p50 {row['stats'][0]:.0f} p99 {row['stats'][1]:.0f} ms "
+                f"err {row['stats'][2]}; client late p99 {row['lag_p99']:.0f} max "
+                f"{row['lag_max']:.0f} ms; load {row['load'][0]:.1f}→{row['load'][1]:.1f}",
                 flush=True,
             )
-            failures_in_a_row = 0 if ok else failures_in_a_row + 1
-            if failures_in_a_row >= 2 and rate > args.rate:
+            failures_in_a_row = 0 if row["ok"] else failures_in_a_row + 1
+            if failures_in_a_row >= 2 and not args.rates:
                 break
             await asyncio.sleep(2)
-        if load.set_cookie:
-            print(f"  note: {load.set_cookie} responses set a cookie")
     return rows
+
+
+def _pin_plan(pin: str) -> tuple[list[str], set[int] | None, str]:
+    """(command prefix for the server processes, the client's cores, a sentence saying so)."""
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    wanted = pin == "yes" or (pin == "auto" and len(cores) >= 4)
+    if not wanted or len(cores) < 2 or not shutil.which("taskset"):
+        why = "not asked" if pin == "no" else (
+            f"only {len(cores)} cores (pin with --pin yes)" if len(cores) < 4 else "no taskset"
+        )  # fmt: skip
+        return [], None, f"client not pinned ({why}): it shares the cores with the server"
+    client, server = {cores[-1]}, cores[:-1]
+    prefix = ["taskset", "-c", ",".join(str(c) for c in server)]
+    return prefix, client, (
+        f"client pinned to core {cores[-1]}, gunicorn and Celery to {server} (taskset); "
+        "PostgreSQL is not pinned"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--rate", type=float, default=100, help="first stage, per stream")
-    parser.add_argument("--duration", type=float, default=20)
-    parser.add_argument("--rates", default="50,150,200,300,400",
-                        help="then these rates per stream, ascending")  # fmt: skip
-    parser.add_argument("--step-duration", type=float, default=10)
+    parser.add_argument("--images", default="100k", choices=SIZES)
+    parser.add_argument("--annotators", type=int, default=2000)
+    parser.add_argument("--start", type=float, default=5, help="first rate, submissions/s")
+    parser.add_argument("--factor", type=float, default=1.5)
+    parser.add_argument("--max-rate", type=float, default=200)
+    parser.add_argument("--rates", default="", help="fixed rates instead of the knee search")
+    parser.add_argument("--step-duration", type=float, default=20)
+    parser.add_argument("--think", type=float, default=10.0, help="mean seconds per HIT")
+    parser.add_argument("--pin", choices=("auto", "yes", "no"), default="auto")
     parser.add_argument("--gunicorn-workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--no-stats", action="store_true", help="leave out the stats request")
+    parser.add_argument("--no-worker", action="store_true", help="no Celery worker")
     args = parser.parse_args()
-    args.rates = [float(r) for r in args.rates.split(",") if r]
+    header(f"worker API under the grid page's traffic (hit_load, {args.images} images)")
 
+    prefix, client_cores, pin_note = _pin_plan(args.pin)
+    broker = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/14")
     var_dir = tempfile.mkdtemp(prefix="hitload-")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"postgres://postgres@127.0.0.1:5432/{DB_NAME}",
-        "SECRET_KEY": "benchmark-only-" + secrets.token_hex(16),
-        "DEBUG": "0",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SYNSETLAB_VAR_DIR": var_dir,
-        # A real broker, as in production; nothing consumes it here (the recompute is debounced
-        # to one message per synset) and the database is flushed at the end.
-        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/14",
-        "LOG_LEVEL": "ERROR",
-        # Plain HTTP on loopback: in production TLS ends at the proxy in front of gunicorn.
-        "SECURE_SSL_REDIRECT": "0",
-        "CONN_MAX_AGE": "60",
-    }
-    psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    psql(f"CREATE DATABASE {DB_NAME}")
-    server = None
-    try:
-        subprocess.run([sys.executable, str(ROOT / "manage.py"), "migrate", "-v0"],
-                       env=env, check=True)  # fmt: skip
-        sessions = seed(env)
+    worker_log = Path(var_dir) / "celery.log"
+    with scratch_database("hitload") as url:
+        env = {
+            **os.environ,
+            "DATABASE_URL": url,
+            "SECRET_KEY": "benchmark-only-" + secrets.token_hex(16),
+            "DEBUG": "0",
+            "ALLOWED_HOSTS": "127.0.0.1,localhost",
+            "SYNSETLAB_VAR_DIR": var_dir,
+            "CELERY_BROKER_URL": broker,
+            "LOG_LEVEL": "ERROR",
+            # Plain HTTP on loopback: in production TLS ends at the proxy in front of gunicorn.
+            "SECURE_SSL_REDIRECT": "0",
+            "CONN_MAX_AGE": "60",
+        }
+        os.environ.update({k: env[k] for k in ("DATABASE_URL", "SECRET_KEY", "DEBUG",
+                                                "ALLOWED_HOSTS", "CELERY_BROKER_URL",
+                                                "SECURE_SSL_REDIRECT")})  # fmt: skip
+        os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings")
+        import django
+
+        django.setup()
+        slug, sessions = seed(*SIZES[args.images], args.annotators)
         from django.db import connections
 
         connections.close_all()
-        server = subprocess.Popen(
-            [str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
-             "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.gunicorn_workers),
-             "--worker-class", "gthread", "--threads", str(args.threads),
-             "--keep-alive", "30", "--log-level", "warning"],
-            cwd=ROOT, env=env,
-        )  # fmt: skip
-        _wait_for_server()
+        subprocess.run(["redis-cli", "-u", broker, "FLUSHDB"], capture_output=True)
+        processes: list[subprocess.Popen] = []
+        try:
+            processes.append(subprocess.Popen(
+                [*prefix, str(Path(sys.executable).parent / "gunicorn"), "config.wsgi:application",
+                 "--bind", f"127.0.0.1:{PORT}", "--workers", str(args.gunicorn_workers),
+                 "--worker-class", "gthread", "--threads", str(args.threads),
+                 "--keep-alive", "30", "--log-level", "warning"],
+                cwd=ROOT, env=env,
+            ))  # fmt: skip
+            if not args.no_worker:
+                processes.append(subprocess.Popen(
+                    [*prefix, sys.executable, "-m", "celery", "-A", "config", "worker",
+                     "-n", f"hitload-{os.getpid()}@%h", "-Q", "consensus,default",
+                     "--concurrency", "1", "--loglevel", "INFO"],
+                    cwd=ROOT, env=env, stdout=worker_log.open("ab"), stderr=subprocess.STDOUT,
+                ))  # fmt: skip
+            _wait_for_server(processes[0])
+            if client_cores:
+                os.sched_setaffinity(0, client_cores)
+            print(
+                f"gunicorn: {args.gunicorn_workers} workers × {args.threads} threads on "
+                f"127.0.0.1:{PORT}; Celery worker: "
+                f"{'none' if args.no_worker else '1 process, queues consensus and default'}; "
+                f"{os.cpu_count()} CPUs shared with PostgreSQL; {pin_note}; think time "
+                f"{args.think:.0f} s; HIT 24 + 2 gold; {len(sessions)} annotators",
+                flush=True,
+            )
+            rows = asyncio.run(run_load(args, slug, sessions))
+        finally:
+            for process in processes:
+                process.send_signal(signal.SIGTERM)
+            for process in processes:
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            subprocess.run(["redis-cli", "-u", broker, "FLUSHDB"], capture_output=True)
+    _print_table(rows, args)
+    if not args.no_worker:
+        log = worker_log.read_text(errors="replace") if worker_log.exists() else ""
         print(
-            f"gunicorn: {args.gunicorn_workers} workers × {args.threads} threads on "
-            f"127.0.0.1:{PORT}; {os.cpu_count()} CPUs shared with PostgreSQL and this client"
+            f"Celery worker: {log.count('succeeded in')} tasks succeeded, "
+            f"{log.count('raised unexpected')} failed, {log.count('DeadlockDetected')} "
+            "deadlocks in its log"
         )
-        rows = asyncio.run(run_load(args, sessions))
-    finally:
-        if server is not None:
-            server.send_signal(signal.SIGTERM)
-            try:
-                server.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                server.kill()
-        from django.db import connections
-
-        connections.close_all()
-        subprocess.run(["redis-cli", "-n", "14", "FLUSHDB"], capture_output=True)
-        psql(f"DROP DATABASE IF EXISTS {DB_NAME}")
-    _print_table(rows)
+    shutil.rmtree(var_dir, ignore_errors=True)
 
 
-def _wait_for_server() -> None:
+def _wait_for_server(server: subprocess.Popen) -> None:
     import httpx
 
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
+        if server.poll() is not None:
+            raise SystemExit(f"gunicorn exited with status {server.returncode}")
         try:
             httpx.get(f"http://127.0.0.1:{PORT}/healthz", timeout=1)
             return
         except httpx.HTTPError:
             time.sleep(0.3)
-    raise SystemExit("gunicorn did not start")
+    raise SystemExit("gunicorn did not answer within 180 s")
 
 
-def _print_table(rows) -> None:
+def _print_table(rows: list[dict], args) -> None:
     print()
-    print("| rate/s (each) | s | next p50 ms | next p99 ms | next err | submit p50 ms | "
-          "submit p99 ms | submit err | p99 < 200 ms, 0 err |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|---|---|")
-    for rate, secs, n50, n99, nerr, _ne, s50, s99, serr, _se, _lag, ok in rows:
-        print(f"| {rate:.0f} | {secs:.0f} | {n50:.0f} | {n99:.0f} | {nerr} | {s50:.0f} | "
-              f"{s99:.0f} | {serr} | {'yes' if ok else 'no'} |")  # fmt: skip
-    passing = [row[0] for row in rows if row[-1]]
+    print("| submit/s | next p50 / p99 ms | submit p50 / p99 ms | stats p50 / p99 ms | errors "
+          "(next, submit, stats) | client late p99 / max ms | p99 < 200 ms, 0 err |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['rate']:.1f} | {r['next'][0]:.0f} / {r['next'][1]:.0f} | {r['submit'][0]:.0f} / "
+            f"{r['submit'][1]:.0f} | {r['stats'][0]:.0f} / {r['stats'][1]:.0f} | {r['next'][2]}, "
+            f"{r['submit'][2]}, {r['stats'][2]} | {r['lag_p99']:.0f} / {r['lag_max']:.0f} | "
+            f"{'yes' if r['ok'] else 'no'} |"
+        )
+    passing = [r["rate"] for r in rows if r["ok"]]
     print()
     print(
-        f"highest rate meeting p99 < {P99_TARGET_MS:.0f} ms with no errors: "
-        + (f"{max(passing):.0f} next-HIT/s + {max(passing):.0f} submit/s" if passing else "none")
-    )
+        f"knee (highest rate with p99 < {P99_TARGET_MS:.0f} ms and no errors): "
+        + (f"{max(passing):.1f} submissions/s + as many next-HIT/s"
+           + ("" if args.no_stats else " + as many stats/s") if passing else "none")
+        + "; target 100 + 100 /s"
+    )  # fmt: skip
+    late = [r for r in rows if r["lag_p99"] > 20]
+    if late:
+        rates = ", ".join(f"{r['rate']:.1f}/s" for r in late)
+        print(f"WARNING: the client fell behind its schedule (p99 > 20 ms) at {rates}: the "
+              "offered rate was lower")  # fmt: skip
+    loads = [x for r in rows for x in r["load"]]
+    warning = busy_warning(min(loads, default=0), max(loads, default=0))
+    if warning:
+        print(warning)
 
 
 if __name__ == "__main__":

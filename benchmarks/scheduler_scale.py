@@ -44,7 +44,7 @@ def _pct(values: list[float], p: float) -> float:
     return ordered[min(len(ordered) - 1, int(p * len(ordered)))] if ordered else float("nan")
 
 
-def generate(synsets: int, per_synset: int) -> dict:
+def generate(synsets: int, per_synset: int, *, workers: int = WORKERS) -> dict:
     """Fill the migrated scratch database; returns the project and worker ids."""
     from django.contrib.auth.models import Group, User
     from django.db import connection
@@ -69,7 +69,7 @@ def generate(synsets: int, per_synset: int) -> dict:
         Project.objects.filter(pk=project.pk).update(open_to_all_annotators=True)
     ProjectSynset.objects.bulk_create([ProjectSynset(project=project, synset=s) for s in made])
     users = User.objects.bulk_create(
-        [User(username=f"scale-{i:05d}", password="!") for i in range(WORKERS)]
+        [User(username=f"scale-{i:05d}", password="!") for i in range(workers)]
     )
     group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
     User.groups.through.objects.bulk_create(
@@ -188,7 +188,7 @@ def generate(synsets: int, per_synset: int) -> dict:
             cursor.execute(f"VACUUM ANALYZE {table}")
     print(
         f"generated {synsets} synsets × {per_synset:,} = {n:,} images, {votes:,} votes by "
-        f"{WORKERS} workers in {loaded:.0f} s (+ indexes and VACUUM ANALYZE: "
+        f"{workers} workers in {loaded:.0f} s (+ indexes and VACUUM ANALYZE: "
         f"{time.perf_counter() - started - loaded:.0f} s)",
         flush=True,
     )
