@@ -12,7 +12,7 @@ RUN_ENV := DEBUG=$${DEBUG:-1} \
 	OMW_DIR=$${OMW_DIR:-$(if $(wildcard $(SHARED)/omw),$(SHARED)/omw,var/nltk_data/corpora/omw-2.0)} \
 	DEMO_IMAGES=$${DEMO_IMAGES:-$(if $(wildcard $(SHARED)/imagenet-samples),$(SHARED)/imagenet-samples,)}
 
-.PHONY: run setup test lint system-deps system-deps-test venv clean
+.PHONY: run setup test lint system-deps system-deps-test venv clean bench
 
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ $(VENV)/.deps-run: pyproject.toml | $(VENV)/bin/python
 
 $(VENV)/.deps-test: pyproject.toml $(VENV)/.deps-run
 	$(PIP) install -q -e '.[test]'
+	touch $@
+
+$(VENV)/.deps-bench: pyproject.toml $(VENV)/.deps-run
+	$(PIP) install -q -e '.[bench]'
 	touch $@
 
 # Debian packages: WordNet 3.0 (read by nltk offline), and for tests Chromium and docker-compose.
@@ -71,6 +75,17 @@ lint: $(VENV)/.deps-test
 test: system-deps-test $(VENV)/.deps-test lint
 	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	if [ $$rc -eq 5 ]; then echo "pytest collected no tests: failing"; exit 1; fi; exit $$rc
+
+# Benchmarks (scripts, never part of the suite): `make bench` runs them all, `make bench
+# NAME=ingest_pipeline` one of them, BENCH_ARGS passes options (e.g. BENCH_ARGS=--repeats=5).
+# Each creates its own scratch PostgreSQL database (bench_<name>_<pid>) and drops it at the end.
+BENCHMARKS := $(sort $(basename $(notdir $(filter-out benchmarks/_%,$(wildcard benchmarks/*.py)))))
+
+bench: system-deps $(VENV)/.deps-bench
+	@set -e; for name in $(or $(NAME),$(BENCHMARKS)); do \
+		if [ ! -f benchmarks/$$name.py ]; then echo "no benchmark $$name; one of: $(BENCHMARKS)"; exit 2; fi; \
+		echo "### benchmarks/$$name.py $(BENCH_ARGS)"; $(PY) benchmarks/$$name.py $(BENCH_ARGS); \
+	done
 
 clean:
 	rm -rf $(VENV) var staticfiles
