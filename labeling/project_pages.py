@@ -115,7 +115,8 @@ class SelectionForm(forms.Form):
 
 
 class ProjectCreateForm(SelectionForm):
-    name = forms.CharField(max_length=200)
+    # Checked on "Create" only, so "Preview" works before the project has a name.
+    name = forms.CharField(max_length=200, required=False)
     slug = forms.SlugField(max_length=80, required=False, help_text="Made from the name if empty.")
     label_internal = forms.BooleanField(
         required=False, initial=True, label="Label internal synsets"
@@ -152,7 +153,9 @@ def project_create_page(request):
         try:
             selection = form.selection()
             preview = _preview(selection)
-            if request.POST.get("action") == "create":
+            if request.POST.get("action") == "create" and not form.cleaned_data["name"]:
+                form.add_error("name", "Give the project a name.")
+            elif request.POST.get("action") == "create":
                 data = form.cleaned_data
                 settings = {key: data[key] for key in ProjectCreateForm.SETTINGS}
                 settings["target_per_synset"] = data["target_per_synset"] or (

@@ -40,7 +40,9 @@
     if (reasons.length) rows(field("reasons"), reasons, false);
     const report = job.source_report || {};
     if (report.unmatched_count) {
-      field("unmatched").textContent = report.unmatched_count + " images name no synset of this job and were not collected.";
+      const one = report.unmatched_count === 1;
+      field("unmatched").textContent = report.unmatched_count + (one ? " image names" : " images name") +
+        " no synset of this job and " + (one ? "was" : "were") + " not collected.";
       rows(field("unmatched-wnids"), Object.entries(report.unmatched_by_wnid || {}), true);
       list(field("unmatched-examples"), report.unmatched_examples || []);
     } else if (Object.keys(report).length) {
