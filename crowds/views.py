@@ -17,7 +17,7 @@ from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth import login
 from django.core import signing
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -31,6 +31,7 @@ from candidates.serving import candidate_view_response
 from crowds.costs import project_costs
 from labeling.hits.submission import SubmissionError
 from labeling.models import Project
+from labeling.projects import project_can_edit
 
 from . import conf
 from .assignments import crowd_assignment_submit, mturk_assignment_open
@@ -353,6 +354,9 @@ def project_crowd_page(request, slug: str):
     )
     balance = None
     if request.method == "POST":
+        # Staff may read any project's crowd page; only its owners and superusers change it.
+        if not project_can_edit(project=project, user=request.user):
+            raise PermissionDenied("Only the project's owners may change its crowd settings.")
         action = request.POST.get("action")
         try:
             if action == "settings":

@@ -1,6 +1,8 @@
-"""Who may see dashboards, audits and exports: staff only. Anonymous visitors are sent to log in;
-signed-in non-staff (annotators) get 403 — not the admin login that ``staff_member_required``
-would show, which reads as "log in again" to someone who is already signed in."""
+"""Who may see dashboards, audits and exports: staff read every project's pages; only the
+project's owners and superusers change anything from them (block or unblock a worker, start an
+export or an audit). Anonymous visitors are sent to log in; signed-in non-staff (annotators) get
+403 — not the admin login that ``staff_member_required`` would show, which reads as "log in
+again" to someone who is already signed in."""
 
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from functools import wraps
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
 from django.http import JsonResponse
+
+from labeling.projects import project_can_edit
 
 
 def staff_required(view: Callable) -> Callable:
@@ -35,3 +39,11 @@ def staff_required_json(view: Callable) -> Callable:
         return view(request, *args, **kwargs)
 
     return wrapped
+
+
+def project_change_check(*, project, user) -> None:
+    """Raise PermissionDenied unless ``user`` may change ``project`` (its owners, superusers)."""
+    if not (
+        user.is_authenticated and user.is_staff and project_can_edit(project=project, user=user)
+    ):
+        raise PermissionDenied("Only the project's owners may change it.")

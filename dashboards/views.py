@@ -18,7 +18,7 @@ from labeling.models import Project, ProjectSynset
 from labeling.quality import worker_block, worker_unblock
 
 from . import charts, selectors
-from .access import staff_required, staff_required_json
+from .access import project_change_check, staff_required, staff_required_json
 
 BLOCK_REASON_MAX = 255
 
@@ -107,12 +107,22 @@ def workers_page(request, slug: str):
     )
 
 
+def _project_worker(*, project: Project, user_id: int):
+    """A worker who labelled in this project (blocking someone from another project's page
+    would reach beyond the owner's project)."""
+    return get_object_or_404(
+        get_user_model().objects.filter(labeling_assignments__project=project).distinct(),
+        pk=user_id,
+    )
+
+
 @staff_required
 @require_POST
 def worker_block_view(request, slug: str, user_id: int):
     """Blocking asks first: the confirmation page says how many votes leave consensus."""
     project = get_object_or_404(Project, slug=slug)
-    worker = get_object_or_404(get_user_model(), pk=user_id)
+    project_change_check(project=project, user=request.user)
+    worker = _project_worker(project=project, user_id=user_id)
     reason = " ".join(request.POST.get("reason", "").split())[:BLOCK_REASON_MAX]
     if not reason:
         messages.error(request, "Give a reason for the block.")
@@ -139,7 +149,8 @@ def worker_block_view(request, slug: str, user_id: int):
 @require_POST
 def worker_unblock_view(request, slug: str, user_id: int):
     project = get_object_or_404(Project, slug=slug)
-    worker = get_object_or_404(get_user_model(), pk=user_id)
+    project_change_check(project=project, user=request.user)
+    worker = _project_worker(project=project, user_id=user_id)
     restored = worker_unblock(worker=worker)
     messages.success(
         request,
@@ -155,6 +166,7 @@ def worker_unblock_view(request, slug: str, user_id: int):
 def exports_page(request, slug: str):
     project = get_object_or_404(Project, slug=slug)
     if request.method == "POST":
+        project_change_check(project=project, user=request.user)
         fmt = request.POST.get("format", ExportJob.Format.IMAGENET)
         try:
             val_fraction = float(request.POST.get("val_fraction") or 0)

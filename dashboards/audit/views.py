@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from dashboards.access import staff_required, staff_required_json
+from dashboards.access import project_change_check, staff_required, staff_required_json
 from dashboards.models import AuditRun
 from labeling.models import Project
 
@@ -38,6 +38,7 @@ def _int(value: object, default: int) -> int:
 def audits_page(request, slug: str):
     project = get_object_or_404(Project, slug=slug)
     if request.method == "POST":
+        project_change_check(project=project, user=request.user)
         try:
             run = audit_run_create(
                 project=project,
