@@ -1,10 +1,13 @@
-"""Candidate pages (admins) and image serving (any signed-in user of the labeling app)."""
+"""Candidate pages and image serving (admins)."""
 
 from __future__ import annotations
+
+from functools import wraps
 
 from django.contrib import messages
 from django.contrib.admin.views.decorators import staff_member_required
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
@@ -16,13 +19,27 @@ from .models import Candidate, CollectionJob
 from .serving import IMAGE_TYPES, image_response
 
 
-@login_required
+def _staff_only(view):
+    """Candidate files are for admins (annotators see theirs through the labeling views, scoped
+    to their projects): anonymous users are sent to log in, other signed-in users get 403."""
+
+    @login_required
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        if not request.user.is_staff:
+            raise PermissionDenied("Only admins may see candidate files.")
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
+@_staff_only
 def candidate_thumbnail(request, pk: int):
     candidate = get_object_or_404(Candidate.objects.only("thumbnail"), pk=pk)
     return image_response(candidate.thumbnail)
 
 
-@login_required
+@_staff_only
 def candidate_image(request, pk: int):
     candidate = get_object_or_404(Candidate.objects.only("image", "format"), pk=pk)
     return image_response(

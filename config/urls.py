@@ -1,11 +1,11 @@
 """Top-level URLs: pages per app, the REST API under /api/, its OpenAPI schema and docs."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 from django.views.generic import TemplateView
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.permissions import IsAuthenticated
 
 from boxes.urls import api_urlpatterns as boxes_api
 from candidates.urls import api_urlpatterns as candidate_api
@@ -46,12 +46,22 @@ urlpatterns = [
     path("", include("dashboards.urls")),
     path("", include("crowds.urls")),
     path("api/", include(api_patterns)),
-    path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
+    # The schema and its docs describe every endpoint, admin ones included: signed-in users
+    # only, like everything but the login page and the public WordNet browser.
+    path(
+        "api/schema/",
+        SpectacularAPIView.as_view(permission_classes=[IsAuthenticated]),
+        name="schema",
+    ),
     # The split view serves its script from a URL, so the docs work under our CSP.
-    path("api/docs/", SpectacularSwaggerSplitView.as_view(url_name="schema"), name="api-docs"),
+    path(
+        "api/docs/",
+        SpectacularSwaggerSplitView.as_view(
+            url_name="schema", permission_classes=[IsAuthenticated]
+        ),
+        name="api-docs",
+    ),
 ]
 
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# Media files (originals, thumbnails) are never served as static files, not even with DEBUG:
+# only through the permission-checked views of candidates, labeling and crowds.

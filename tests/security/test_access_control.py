@@ -24,20 +24,18 @@ PUBLIC = {
     "crowds:panel-entry": "panel link; the participant id comes from the panel",
     "crowds:panel-work": "panel participants have no account; token-bound",
     "crowds:panel-done": "completion code page; token-bound",
-    "schema": "OpenAPI schema (no data)",
     "synsets:search": "WordNet browser: public lexical data, no project data",
     "synsets:detail": "WordNet browser",
     "api-synset-list": "WordNet API: public lexical data",
     "api-synset-detail": "WordNet API",
     "api-synset-ancestors": "WordNet API",
     "api-synset-descendants": "WordNet API",
-    "api-docs": "API docs (no data)",
 }
 # Routes an annotator may use.
 ANNOTATOR = {
     "labeling:grid", "labeling:thumbnail", "labeling:image", "labeling:me",
-    "candidates:thumbnail", "candidates:image",
     "api-hit-next", "api-assignment-submit", "api-assignment-release", "api-me-stats",
+    "schema", "api-docs",  # any signed-in user: the schema holds no data
 }  # fmt: skip
 ROUTES = all_routes()
 
