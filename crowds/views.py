@@ -237,15 +237,35 @@ def _panel(token: str) -> PanelConfig:
 
 
 @never_cache
-@require_GET
+@require_http_methods(["GET", "POST"])
 def panel_entry(request, token: str):
-    """The participant link: ``?PROLIFIC_PID=…`` (names configurable) starts or resumes."""
+    """The participant link: ``?PROLIFIC_PID=…`` (names configurable) starts or resumes.
+
+    Opening it signs the visitor in as the participant. Someone already signed in as anybody
+    else is asked first, and the switch happens only on their POST (CSRF-checked): a link alone
+    never replaces a session (login CSRF).
+    """
     panel = _panel(token)
-    params = {name: request.GET.get(name, "") for name in panel.extra_params}
+    data = request.POST if request.method == "POST" else request.GET
+    external_id = data.get(panel.participant_param, "")
+    params = {name: data.get(name, "") for name in panel.extra_params}
+    if request.user.is_authenticated and request.method == "GET":
+        current = participant_for_user(panel=panel, user=request.user)
+        if current is not None and current.external_id == external_id:
+            return redirect("crowds:panel-work", token=panel.token)
+        return render(
+            request,
+            "crowds/panel_switch.html",
+            {
+                "panel": panel,
+                "participant_id": external_id,
+                "params": {panel.participant_param: external_id, **params},
+            },
+        )
     try:
         participant = participant_start(
             panel=panel,
-            external_id=request.GET.get(panel.participant_param, ""),
+            external_id=external_id,
             params=params,
         )
     except ValidationError as error:
