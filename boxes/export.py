@@ -184,3 +184,13 @@ def boxes_export(*, project: Project, out_dir: Path, covered_only: bool = True) 
     return write_detection_files(
         out_dir, entries, image_boxes(project=project, covered_only=covered_only)
     )
+
+
+def boxes_export_if_any(*, project: Project, out_dir: Path) -> BoxExportSummary | None:
+    """The dataset export's hook: write the detection files when the project has covered
+    images, else touch nothing."""
+    from .models import BoxImage
+
+    if not BoxImage.objects.filter(project=project, state=BoxImage.State.COVERED).exists():
+        return None
+    return boxes_export(project=project, out_dir=out_dir)

@@ -22,6 +22,7 @@ from django.db import transaction
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
+from boxes.export import boxes_export_if_any
 from candidates.models import Candidate
 from labeling.models import Item, Project
 from synsets.models import Synset, SynsetClosure, SynsetEdge
@@ -158,7 +159,7 @@ def dataset_export(
             seed=seed,
             on_progress=on_progress,
         )
-    return export_imagenet(
+    summary = export_imagenet(
         records,
         out_dir=out_dir,
         synsets=synsets,
@@ -168,6 +169,9 @@ def dataset_export(
         seed=seed,
         on_progress=on_progress,
     )
+    # Verified bounding boxes go beside the images (VOC XML per image, COCO JSON per split).
+    boxes_export_if_any(project=project, out_dir=Path(out_dir))
+    return summary
 
 
 def summary_json(summary: ExportSummary) -> dict:

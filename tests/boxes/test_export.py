@@ -38,6 +38,8 @@ def exported(tmp_path):
     Box.objects.create(image=images[0], x=1, y=1, w=9, h=9, state=Box.State.REJECTED)
     out = tmp_path / "imagenet"
     dataset_export(project=project, out_dir=out, val_fraction=0.25, seed=1)
+    # The dataset export writes the detection files itself; the command's rerun changes nothing.
+    assert (out / "coco" / "instances_train.json").is_file()
     summary = boxes_export(project=project, out_dir=out)
     expected = {image.item.candidate_id: boxes for image, boxes in zip(images, BOXES, strict=False)}
     return project, out, summary, expected
