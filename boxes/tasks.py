@@ -26,3 +26,17 @@ def box_consensus_sweep() -> int:
 @shared_task(name="boxes.tasks.box_leases_expire_task")
 def box_leases_expire_task() -> int:
     return box_leases_expire()
+
+
+@shared_task(name="boxes.tasks.box_images_sync_sweep")
+def box_images_sync_sweep(limit: int = 2000) -> int:
+    """Bring newly accepted images of every active project with box settings into the loop
+    (bounded per project and run; the next run takes the rest)."""
+    from labeling.models import Project
+
+    from .services import box_images_sync
+
+    added = 0
+    for project in Project.objects.filter(active=True, box_settings__isnull=False).order_by("pk"):
+        added += box_images_sync(project=project, limit=limit)
+    return added
