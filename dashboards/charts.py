@@ -34,8 +34,9 @@ OUTCOME_COLOURS = {"accepted": "#009e73", "rejected": "#d55e00", "undecided": "#
 _XML_INVALID = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 _CHART_ID = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,63}")
 LABEL_MAX_CHARS = 44
-# Text is FONT_SIZE units high and a chart never renders narrower than its viewBox (min-width),
-# so on screen every label is at least 13 CSS px; wider cards scale the chart up, never down.
+# Text is FONT_SIZE units high and a chart renders at its natural size (one viewBox unit per CSS
+# pixel), so on screen every label is 13 px: never shrunk by a narrow card (which scrolls
+# instead), never blown up by a wide one.
 FONT_SIZE = 13
 TITLE_H = 26.0  # the visible title line above every chart's body
 CHAR_W = 0.62 * FONT_SIZE  # a generous average advance of system-ui glyphs, for layout only
@@ -122,16 +123,15 @@ def _svg(
 ) -> SafeString:
     """The chart: its title as a visible first line (not only a tooltip), the body below it.
 
-    No width/height attributes: the viewBox lets the chart follow its container's width, and the
-    min-width keeps it from shrinking below its natural size, where text would fall under 12 px
-    (a narrow card scrolls instead)."""
+    Sized by an inline style at its natural size (one viewBox unit per CSS pixel, so text stays
+    at FONT_SIZE px); no width/height attributes, so a stylesheet may still let it scale."""
     width = max(width, _text_w(title) + 16)
     height += TITLE_H
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_num(width)} {_num(height)}" '
         f'role="img" aria-labelledby="{cid}-title {cid}-desc" class="chart chart-{kind}" '
         f'preserveAspectRatio="xMinYMin meet" font-family={_attr(FONT)} '
-        f'font-size="{FONT_SIZE}" fill="{INK}" style="min-width:{_num(width)}px">'
+        f'font-size="{FONT_SIZE}" fill="{INK}" style="width:{_num(width)}px;max-width:none">'
         f'<title id="{cid}-title">{_text(title)}</title>'
         f'<desc id="{cid}-desc">{_text(desc)}</desc>'
         f'<text class="chart-title" x="8" y="18" font-size="{FONT_SIZE + 2}" '

@@ -32,6 +32,7 @@ from labeling.models import (
     Vote,
     gold_accuracy_smoothed,
 )
+from labeling.projects import project_labelled_synsets
 from synsets.models import SynsetClosure, SynsetEdge
 
 from .charts import FunnelCounts, ProgressRow, StackedRow
@@ -150,6 +151,9 @@ def _table_reaches(table: dict, threshold: float) -> bool | None:
 def project_synset_stats(*, project: Project) -> dict[str, SynsetStats]:
     """Per-synset funnel, progress, agreement and attention flags, in a fixed number of queries."""
     synset_ids = ProjectSynset.objects.filter(project=project).values("synset_id")
+    # A synset that gets no items of its own (internal, when only leaves are labelled) has no
+    # target: it only groups its subtree.
+    labelled = set(project_labelled_synsets(project=project))
     stats: dict[str, SynsetStats] = {}
     for row in ProjectSynset.objects.filter(project=project).values(
         "synset_id", "synset__lemmas", "synset__depth", "difficulty", "confidence_table"
@@ -159,7 +163,7 @@ def project_synset_stats(*, project: Project) -> dict[str, SynsetStats]:
             wnid=row["synset_id"],
             name=lemmas[0] if lemmas else row["synset_id"],
             depth=row["synset__depth"],
-            target=project.target_per_synset,
+            target=project.target_per_synset if row["synset_id"] in labelled else 0,
             difficulty=row["difficulty"],
             table_reaches=_table_reaches(row["confidence_table"] or {}, project.accept_threshold),
         )

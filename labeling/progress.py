@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from django.db.models import Count, Q, Sum
 
 from .models import Assignment, Item, Project, ProjectSynset
+from .projects import project_labelled_synsets
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +69,9 @@ def projects_progress(*, projects: Iterable[Project], worker=None) -> list[Proje
             .values_list("project_id", "n")
         )
     per_synset_done = _synsets_at_target(projects)
+    # Synsets that get items: internal ones only group their subtree when only leaves are
+    # labelled, so they carry no target.
+    labelled = {p.pk: len(project_labelled_synsets(project=p)) for p in projects}
     out = []
     for project in projects:
         synsets = synset_rows.get(project.pk, {})
@@ -79,7 +83,7 @@ def projects_progress(*, projects: Iterable[Project], worker=None) -> list[Proje
                 synsets=n_synsets,
                 synsets_done=per_synset_done.get(project.pk, 0),
                 accepted=synsets.get("accepted") or 0,
-                target=n_synsets * project.target_per_synset,
+                target=labelled[project.pk] * project.target_per_synset,
                 items=items.get("n", 0) - items.get("gold", 0),
                 decided=items.get("decided", 0),
                 open_items=items.get("open", 0),
