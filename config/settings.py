@@ -281,7 +281,6 @@ CELERY_BEAT_SCHEDULE = {
     "crowds-mturk-sync": {"task": "crowds.tasks.crowd_sync_sweep", "schedule": 300.0},
     "boxes-leases-expire": {"task": "boxes.tasks.box_leases_expire_task", "schedule": 60.0},
     "boxes-consensus-sweep": {"task": "boxes.tasks.box_consensus_sweep", "schedule": 120.0},
-    "boxes-images-sync": {"task": "boxes.tasks.box_images_sync_sweep", "schedule": 300.0},
 }
 
 # WordNet through nltk (README.md, WordNet): NLTK_DATA is searched first; on Debian the loader lays
@@ -329,6 +328,24 @@ FLICKR_API_KEY = env("FLICKR_API_KEY", default="")
 OPENVERSE_API_URL = env("OPENVERSE_API_URL", default="https://api.openverse.org")
 WIKIMEDIA_API_URL = env("WIKIMEDIA_API_URL", default="https://commons.wikimedia.org/w/api.php")
 
+# The cache holds the API throttles' and the MTurk pages' rate counters, so it must be shared by
+# every web process: Redis (CACHE_URL, django-environ's syntax, e.g. redis://host:6379/1). Without
+# CACHE_URL, a deployment whose broker is Redis uses that server; only the zero-configuration mode
+# (embedded broker) falls back to per-process local memory.
+if env("CACHE_URL", default=""):
+    CACHES = {"default": env.cache("CACHE_URL")}
+elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CELERY_BROKER_URL,
+            "KEY_PREFIX": "synsetlab-cache",
+            "OPTIONS": {"socket_timeout": 1.0, "socket_connect_timeout": 1.0},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -338,7 +355,19 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"anon": "120/min", "user": "2000/min", "worker": "600/min"},
+    # Every API view is throttled per client (anonymous: per address; signed in: per user); the
+    # worker API adds its own scope. Counters live in the cache below, shared by all processes.
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.throttling.AnonRateThrottle",
+        "config.throttling.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env("THROTTLE_ANON", default="120/min"),
+        "user": env("THROTTLE_USER", default="2000/min"),
+        "worker": env("THROTTLE_WORKER", default="600/min"),
+        # The MTurk pages (no session: a forged worker id costs nothing): per address.
+        "crowd_anon": env("THROTTLE_CROWD_ANON", default="30/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "SynsetLab API",

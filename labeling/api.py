@@ -11,8 +11,9 @@ from rest_framework import serializers, status
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
+
+from config.throttling import ScopedRateThrottle
 
 from .hits.scheduler import assignment_release, hit_next_for_worker
 from .hits.selectors import hit_payload, worker_stats

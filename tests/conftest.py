@@ -34,6 +34,17 @@ def wordnet(django_db_setup, django_db_blocker, shared_data):
         )
 
 
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Rate-limit counters (API throttles, MTurk pages) start at zero in every test (the local
+    memory cache only: clearing a Redis cache would flush its whole database)."""
+    from django.core.cache import caches
+    from django.core.cache.backends.locmem import LocMemCache
+
+    if isinstance(caches["default"], LocMemCache):
+        caches["default"].clear()
+
+
 @pytest.fixture
 def admin_user(db, django_user_model):
     return django_user_model.objects.create_user(
