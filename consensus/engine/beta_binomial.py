@@ -82,10 +82,15 @@ def fit_ceiling(
     None when fewer than ``MIN_IMAGES`` images are given."""
     yes = np.asarray(yes, dtype=float)
     no = np.asarray(no, dtype=float)
-    truth = np.full(yes.size, -1) if truth is None else np.asarray(truth)
+    truth = np.full(yes.size, -1.0) if truth is None else np.asarray(truth, dtype=float)
     if yes.size < MIN_IMAGES:
         return None
+    n_images = int(yes.size)
     majority = (yes > no).mean()
+    # Vote counts repeat: fit on the distinct (yes, no, truth) triples with their multiplicity.
+    triples, multiplicity = np.unique(np.c_[yes, no, truth], axis=0, return_counts=True)
+    yes, no, truth = triples[:, 0], triples[:, 1], triples[:, 2]
+    multiplicity = multiplicity.astype(float)
     start = np.array([logit(np.clip(majority, 0.05, 0.95)), 1.0, -1.0, np.log(10.0), np.log(10.0)])
     known_good, known_bad, unknown = truth == 1, truth == 0, truth < 0
 
@@ -94,8 +99,13 @@ def fit_ceiling(
         good = _log_bb(yes, no, a1, b1)
         bad = _log_bb(yes, no, a0, b0)
         mixed = np.logaddexp(np.log(share) + good, np.log1p(-share) + bad)
-        total = mixed[unknown].sum() + good[known_good].sum() + bad[known_bad].sum()
-        total += known_good.sum() * np.log(share) + known_bad.sum() * np.log1p(-share)
+        total = (
+            (multiplicity * mixed)[unknown].sum()
+            + (multiplicity * good)[known_good].sum()
+            + (multiplicity * bad)[known_bad].sum()
+        )
+        total += multiplicity[known_good].sum() * np.log(share)
+        total += multiplicity[known_bad].sum() * np.log1p(-share)
         # A weak prior keeps the concentrations finite and the share away from 0 and 1.
         total += -0.5 * ((theta[3] - np.log(10.0)) ** 2 + (theta[4] - np.log(10.0)) ** 2) / 4.0
         total += np.log(share) + np.log1p(-share)
@@ -103,4 +113,4 @@ def fit_ceiling(
 
     result = minimize(negative_log_likelihood, start, method="L-BFGS-B")
     share, a1, b1, a0, b0 = _unpack(result.x)
-    return BetaBinomialCeiling(float(share), a1, b1, a0, b0, int(yes.size))
+    return BetaBinomialCeiling(float(share), a1, b1, a0, b0, n_images)

@@ -4,6 +4,7 @@ confusion matrix per worker, plus the vectorised E/M kernels that our model reus
 from __future__ import annotations
 
 import numpy as np
+from scipy import sparse
 
 from consensus.engine.majority import majority_vote
 from consensus.engine.types import Estimate, VoteMatrix
@@ -12,32 +13,33 @@ from consensus.engine.types import Estimate, VoteMatrix
 _LOG_FLOOR = 1e-10
 
 
-def confusion_counts(matrix: VoteMatrix, posterior: np.ndarray) -> np.ndarray:
-    """Expected (workers × true × given) counts: each vote adds its item's posterior to the row.
+def incidence(matrix: VoteMatrix) -> sparse.csr_matrix:
+    """(items × worker-answer cells) vote counts, cell = worker · K + given label; built once per
+    matrix. Both EM kernels are products with it, O(votes · labels) in compiled code."""
+    cached = matrix.__dict__.get("_incidence")
+    if cached is None:
+        n_cells = matrix.n_workers * matrix.n_labels
+        cells = matrix.worker_index * matrix.n_labels + matrix.label_index
+        cached = sparse.csr_matrix(
+            (np.ones(matrix.n_votes), (matrix.item_index, cells)),
+            shape=(matrix.n_items, n_cells),
+        )
+        object.__setattr__(matrix, "_incidence", cached)  # a cache on a frozen dataclass
+    return cached
 
-    One ``np.bincount`` per true label keeps this O(votes · labels) without Python loops per vote.
-    """
+
+def confusion_counts(matrix: VoteMatrix, posterior: np.ndarray) -> np.ndarray:
+    """Expected (workers × true × given) counts: each vote adds its item's posterior to the row."""
     n_workers, n_labels = matrix.n_workers, matrix.n_labels
-    cell = matrix.worker_index * n_labels + matrix.label_index
-    counts = np.empty((n_workers, n_labels, n_labels))
-    for true_label in range(n_labels):
-        weights = posterior[matrix.item_index, true_label]
-        counts[:, true_label, :] = np.bincount(
-            cell, weights=weights, minlength=n_workers * n_labels
-        ).reshape(n_workers, n_labels)
-    return counts
+    by_cell = incidence(matrix).T @ posterior  # (worker, given) × true
+    return np.ascontiguousarray(by_cell.reshape(n_workers, n_labels, n_labels).transpose(0, 2, 1))
 
 
 def vote_log_likelihood(matrix: VoteMatrix, log_confusion: np.ndarray) -> np.ndarray:
     """(items × true) sum over an item's votes of log P(given label | true label, worker)."""
-    n_items, n_labels = matrix.n_items, matrix.n_labels
-    per_vote = log_confusion[matrix.worker_index, :, matrix.label_index]  # votes × true
-    log_likelihood = np.empty((n_items, n_labels))
-    for true_label in range(n_labels):
-        log_likelihood[:, true_label] = np.bincount(
-            matrix.item_index, weights=per_vote[:, true_label], minlength=n_items
-        )
-    return log_likelihood
+    n_labels = matrix.n_labels
+    by_cell = log_confusion.transpose(0, 2, 1).reshape(-1, n_labels)  # (worker, given) × true
+    return np.asarray(incidence(matrix) @ by_cell)
 
 
 def softmax_rows(log_weights: np.ndarray) -> np.ndarray:

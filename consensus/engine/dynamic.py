@@ -26,6 +26,8 @@ from consensus.engine.stopping import StoppingRule
 from consensus.engine.types import Estimate, VoteMatrix
 
 MIN_SELECTION_IMAGES = 10  # seed images needed before the held-out choice of model is made
+MAX_SELECTION_IMAGES = 1000  # the held-out choice of model uses at most this many
+MAX_CEILING_IMAGES = 2000  # beyond this, a random subset of the references fits the ceiling
 
 
 @dataclass(frozen=True)
@@ -104,10 +106,13 @@ def decide_synset(
     model = "workers"
     held_out: dict[str, float] = {}
     selection_rows = seed_rows[n_votes[seed_rows] >= 2]
+    if selection_rows.size > MAX_SELECTION_IMAGES:
+        rng = np.random.default_rng(seed)
+        selection_rows = np.sort(rng.permutation(selection_rows)[:MAX_SELECTION_IMAGES])
     if choose_model and not priors.pooled_workers and selection_rows.size >= MIN_SELECTION_IMAGES:
         exchangeable = fit_model(
             matrix, gold=gold, class_prior_counts=class_prior_counts,
-            priors=replace(priors, pooled_workers=True, spammer_mixture=False),
+            priors=replace(priors, pooled_workers=True, spammer_mixture=False, init="majority"),
             init_posterior=estimate.posterior,
         )  # fmt: skip
         held_out = {
@@ -176,6 +181,9 @@ def _vote_count_ceiling(
                 truth[row] = label_position[label]
                 rows.append(row)
     rows_array = np.unique(np.array(rows, dtype=np.int64))
+    if rows_array.size > MAX_CEILING_IMAGES:
+        rng = np.random.default_rng(0)
+        rows_array = np.sort(rng.permutation(rows_array)[:MAX_CEILING_IMAGES])
     if rows_array.size == 0:
         return None
     return fit_ceiling(counts[rows_array, 1], counts[rows_array, 0], truth=truth[rows_array])

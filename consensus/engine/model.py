@@ -59,9 +59,15 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy import sparse
 from scipy.special import expit, gammaln
 
-from consensus.engine.dawid_skene import confusion_counts, softmax_rows, vote_log_likelihood
+from consensus.engine.dawid_skene import (
+    confusion_counts,
+    incidence,
+    softmax_rows,
+    vote_log_likelihood,
+)
 from consensus.engine.majority import majority_vote
 from consensus.engine.stopping import DECISIONS, StoppingRule
 from consensus.engine.types import (
@@ -369,7 +375,7 @@ def item_correlation(matrix: VoteMatrix, posterior: np.ndarray, confusion: np.nd
     image agree than independent votes given the truth would (Σ observed − Σ expected agreeing
     pairs over Σ pairs − Σ expected). 0 when the worker model explains the agreement; clipped to
     [0, ``MAX_ITEM_CORRELATION``]."""
-    n_items, n_labels = matrix.n_items, matrix.n_labels
+    n_labels = matrix.n_labels
     n_votes = matrix.votes_per_item().astype(float)
     pairs = n_votes * (n_votes - 1) / 2
     if pairs.sum() == 0:
@@ -377,17 +383,13 @@ def item_correlation(matrix: VoteMatrix, posterior: np.ndarray, confusion: np.nd
     label_counts = matrix.label_counts().astype(float)
     observed = ((label_counts**2 - label_counts) / 2).sum()
     expected = 0.0
+    # (items × workers) who voted where: the answer rows depend on the worker only.
+    by_cell = incidence(matrix)
+    who = by_cell @ sparse.kron(sparse.eye(matrix.n_workers), np.ones((n_labels, 1))).tocsr()
     for true_label in range(n_labels):
-        rows = confusion[matrix.worker_index, true_label, :]  # votes × given
-        sums = np.empty((n_items, n_labels))
-        squares = np.empty((n_items, n_labels))
-        for given in range(n_labels):
-            sums[:, given] = np.bincount(
-                matrix.item_index, weights=rows[:, given], minlength=n_items
-            )
-            squares[:, given] = np.bincount(
-                matrix.item_index, weights=rows[:, given] ** 2, minlength=n_items
-            )
+        rows = confusion[:, true_label, :]  # workers × given
+        sums = np.asarray(who @ rows)
+        squares = np.asarray(who @ rows**2)
         agree = ((sums**2 - squares) / 2).sum(axis=1)
         expected += float((posterior[:, true_label] * agree).sum())
     denominator = pairs.sum() - expected
