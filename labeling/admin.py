@@ -7,7 +7,16 @@ from django.contrib import admin, messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 
-from .models import Assignment, AssignmentItem, Item, Project, ProjectSynset, Vote, WorkerProfile
+from .models import (
+    Assignment,
+    AssignmentItem,
+    GoldReview,
+    Item,
+    Project,
+    ProjectSynset,
+    Vote,
+    WorkerProfile,
+)
 from .quality import gold_mark, worker_block, worker_unblock
 
 
@@ -28,6 +37,21 @@ class ProjectAdmin(admin.ModelAdmin):
     filter_horizontal = ["owners"]
     inlines = [ProjectSynsetInline]
     search_fields = ["name", "slug"]
+
+
+@admin.register(GoldReview)
+class GoldReviewAdmin(admin.ModelAdmin):
+    """Read-only record of gold decisions (made on the project's gold page or the API)."""
+
+    list_display = ["item", "project", "decision", "proposed_label", "reviewer", "created_at"]
+    list_filter = ["decision", "project"]
+    raw_id_fields = ["item", "project", "reviewer"]
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
 
 
 @admin.register(Item)

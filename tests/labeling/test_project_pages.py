@@ -185,3 +185,35 @@ def test_the_token_page_creates_shows_once_and_revokes(staff, admin_user):
     assert key not in staff.get("/account/tokens/").content.decode()  # shown once
     staff.post("/account/tokens/", {"action": "revoke"})
     assert not Token.objects.filter(user=admin_user).exists()
+
+
+def test_the_dashboard_says_what_quality_control_rests_on(staff, project, tree):
+    page = staff.get("/dashboard/things/").content.decode()
+    assert "quality control rests on agreement between workers alone" in page
+    candidate = CandidateFactory(synset=tree[2])
+    staff.post("/projects/things/gold/", {"candidate": candidate.pk, "label": "no"})
+    page = staff.get("/dashboard/things/").content.decode()
+    assert "1 gold images</strong> (0 yes, 1 no) check every worker" in page
+
+
+def test_the_cli_is_a_third_door_to_the_same_service(tree, admin_user, tmp_path):
+    from io import StringIO
+
+    from django.core.management import CommandError, call_command
+
+    root, left, _ = tree
+    CandidateFactory.create_batch(2, synset=left)
+    out = StringIO()
+    call_command("project_create", "CLI things", "--slug", "cli", "--synset", root.wnid,
+                 "--owner", admin_user.username, stdout=out)  # fmt: skip
+    assert "3 synsets, 2 leaves" in out.getvalue()
+    project = Project.objects.get(slug="cli")
+    assert Item.objects.filter(project=project).count() == 2
+    assert list(project.owners.all()) == [admin_user]
+    wnid_file = tmp_path / "wnids.txt"
+    wnid_file.write_text(left.wnid + "\n")
+    with pytest.raises(CommandError, match="a preset and a wnid list were both given"):
+        call_command("project_create", "Bad", "--preset", "reptile", "--wnid-list", str(wnid_file))
+    with pytest.raises(CommandError, match="already exists"):
+        call_command("project_create", "Again", "--slug", "cli", "--synset", root.wnid)
+    assert Project.objects.count() == 1
