@@ -361,3 +361,16 @@ def test_replayed_verification_adds_no_votes():
             assignment_id=assignment.pk, worker=verifier, kind="quality", yes=[], no=ids
         )
     assert set(BoxVote.objects.values_list("label", flat=True)) == {True}
+
+
+def test_sync_sweep_brings_newly_accepted_images_in():
+    from boxes.tasks import box_images_sync_sweep
+
+    project = boxed_project(images=1)
+    item = Item.objects.filter(project=project).first()
+    Item.objects.create(
+        project=project, synset_id=item.synset_id, candidate=_another_candidate(item),
+        state=Item.State.ACCEPTED,
+    )  # fmt: skip
+    assert box_images_sync_sweep() == 1
+    assert box_images_sync_sweep() == 0
