@@ -46,14 +46,14 @@ def url_list_store(*, upload: Upload) -> StoredUrlList:
     cap = settings.CANDIDATES_URL_LIST_MAX_BYTES
     if upload.size is not None and upload.size > cap:
         raise CollectionInputError(
-            f"The URL list is {upload.size / 1e6:.1f} MB; the limit is {cap / 1e6:.0f} MB. "
+            f"The URL list is {upload.size / 2**20:.1f} MB; the limit is {cap / 2**20:.0f} MB. "
             "Split it, or collect it on the server with `manage.py collect_candidates --urls`."
         )
     chunks, size = [], 0
     for chunk in upload.chunks():
         size += len(chunk)
         if size > cap:
-            raise CollectionInputError(f"The URL list is larger than {cap / 1e6:.0f} MB.")
+            raise CollectionInputError(f"The URL list is larger than {cap / 2**20:.0f} MB.")
         chunks.append(chunk)
     data = b"".join(chunks)
     if not data.strip():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Count
 from rest_framework.authtoken.models import Token
 
 from candidates.models import CollectionJob
@@ -217,3 +218,37 @@ def test_the_cli_is_a_third_door_to_the_same_service(tree, admin_user, tmp_path)
     with pytest.raises(CommandError, match="already exists"):
         call_command("project_create", "Again", "--slug", "cli", "--synset", root.wnid)
     assert Project.objects.count() == 1
+
+
+def test_an_imagenet_named_folder_and_archive_are_split_over_the_subtree(
+    staff, project, tree, settings, tmp_path
+):
+    import zipfile
+
+    from candidates.collection import collection_job_run
+    from tests.labeling.workflow_helpers import SAMPLES
+
+    root, left, right = tree
+    stranger = SynsetFactory()
+    photos = sorted(SAMPLES.glob("*.JPEG"))[:6]
+    folder = tmp_path / "allowed" / "train"
+    (folder / left.wnid).mkdir(parents=True)
+    for photo in photos[:2]:  # ImageNet's train/<wnid>/ layout
+        (folder / left.wnid / photo.name).write_bytes(photo.read_bytes())
+    with zipfile.ZipFile(folder / f"{right.wnid}.zip", "w") as archive:  # <wnid>.zip
+        for photo in photos[2:5]:
+            archive.write(photo, photo.name)
+    (folder / f"{stranger.wnid}_1.JPEG").write_bytes(photos[5].read_bytes())
+    settings.CANDIDATES_FOLDER_ROOTS = [str(tmp_path / "allowed")]
+
+    form = {"source": "folder", "folder": str(folder), "wnids": [root.wnid]}
+    response = staff.post("/projects/things/collect/", form)
+    job = collection_job_run(job_id=CollectionJob.objects.get().pk)
+
+    assert response.status_code == 302 and job.status == CollectionJob.Status.DONE, job.error
+    by_synset = dict(
+        Item.objects.filter(project=project).values_list("synset_id").annotate(n=Count("pk"))
+    )
+    assert by_synset == {left.wnid: 2, right.wnid: 3}
+    assert job.source_report["unmatched_by_wnid"] == {stranger.wnid: 1}
+    assert f"{stranger.wnid}_1.JPEG" in job.source_report["unmatched_examples"][0]

@@ -231,7 +231,7 @@ def test_a_50_mb_url_list_is_refused(dog_project, script, settings, tmp_path):
     response = _collect(script, "dogs", source="urls",
                         url_list=SimpleUploadedFile("huge.txt", content))  # fmt: skip
     assert response.status_code == 400
-    assert "the limit is 21 MB" in response.content.decode()
+    assert "The URL list is 50.0 MB; the limit is 20 MB" in response.content.decode()
     assert CollectionJob.objects.count() == 0
     assert not list((tmp_path / "uploads").glob("*"))
 
