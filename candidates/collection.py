@@ -33,7 +33,7 @@ from .images import ImageRejected, ProcessedImage, process_image
 from .models import Candidate, CollectionJob, SearchQuery
 from .queries import synset_queries_ensure
 from .signals import collection_job_finished_send
-from .sources.base import ImageSource, SourceError, SourceResult
+from .sources.base import ConfigurationError, ImageSource, SourceError, SourceResult
 from .sources.registry import build_source
 from .storage import blobs_store, original_name, thumbnail_name
 
@@ -414,11 +414,16 @@ def collection_job_create(
     limit_per_synset: int | None = None,
     created_by=None,
 ) -> CollectionJob:
-    """Create a job (validated: known synsets, known source) and enqueue it after commit."""
-    from .sources.registry import SOURCE_NAMES
+    """Create a job (validated: known synsets, known source, ``source_config`` by the source's
+    own schema) and enqueue it after commit."""
+    from .sources.registry import SOURCE_NAMES, job_config_validate
 
     if source not in SOURCE_NAMES:
         raise ValueError(f"unknown source {source!r}; choose one of {', '.join(SOURCE_NAMES)}")
+    try:
+        source_config = job_config_validate(source, source_config or {})
+    except ConfigurationError as exc:
+        raise ValueError(str(exc)) from None
     wnids = list(dict.fromkeys(wnids))
     known = set(Synset.objects.filter(wnid__in=wnids).values_list("wnid", flat=True))
     missing = [w for w in wnids if w not in known]
@@ -456,14 +461,24 @@ def _job_status(job_id: int) -> str:
 
 
 def source_for_job(job: CollectionJob) -> ImageSource:
+    """The job's source: its own ``source_config`` (checked again here, whatever wrote the row),
+    then the operator's settings, which job data never overrides."""
+    from .sources.registry import job_config_validate
+
     config = {
+        **job_config_validate(job.source, job.source_config),
         "flickr_api_key": settings.FLICKR_API_KEY,
         "openverse_url": settings.OPENVERSE_API_URL,
         "wikimedia_url": settings.WIKIMEDIA_API_URL,
         "allow_loopback": settings.CANDIDATES_ALLOW_LOOPBACK,
         "max_bytes": settings.CANDIDATES_MAX_BYTES,
-        **job.source_config,
     }
+    if "allowed_roots" in config:
+        # A job made through the web pages is confined to the roots the operator allows now,
+        # whatever roots its row names; with none allowed any more, it reads nothing.
+        config["allowed_roots"] = list(settings.CANDIDATES_FOLDER_ROOTS)
+        if not config["allowed_roots"]:
+            raise ConfigurationError("no folder is allowed (CANDIDATES_FOLDER_ROOTS is empty)")
     return build_source(job.source, config)
 
 

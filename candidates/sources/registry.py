@@ -116,3 +116,57 @@ def build_source(name: str, config: Mapping[str, Any]) -> ImageSource:
         "max_bytes": int(config.get("max_bytes") or DEFAULT_MAX_BYTES),
     }
     return builder(config, common)
+
+
+# What a collection job's own ``source_config`` may hold, per source, and the type of each value.
+# Everything else — whether loopback addresses may be fetched, byte limits, API endpoints and
+# keys, credentials — is the operator's setting, merged in when the job runs, never job data: a
+# job row (editable by anyone with admin access to it) must not widen what the server does.
+JOB_CONFIG_SCHEMA: dict[str, dict[str, type]] = {
+    "folder": {"root": str, "allowed_roots": list},
+    "urls": {"path": str, "format": str, "allowed_roots": list},
+    "s3": {"bucket": str, "prefix": str, "endpoint_url": str, "region": str},
+    "openverse": {"page_size": int, "user_agent": str},
+    "wikimedia": {"page_size": int, "user_agent": str},
+    "flickr": {"page_size": int, "user_agent": str, "flickr_licenses": str},
+}
+URL_LIST_FORMATS = ("auto", "csv", "txt")
+MAX_PAGE_SIZE = 500
+
+
+def job_config_validate(name: str, config: Any) -> dict[str, Any]:
+    """A job's ``source_config`` checked against the source's own schema: a dict with known keys
+    and values of the right type. Raises ConfigurationError naming the first problem."""
+    schema = JOB_CONFIG_SCHEMA.get(name)
+    if schema is None:
+        raise ConfigurationError(
+            f"unknown source {name!r}; choose one of {', '.join(SOURCE_NAMES)}"
+        )
+    if not isinstance(config, Mapping):
+        raise ConfigurationError("source_config must be an object")
+    unknown = sorted(set(config) - set(schema))
+    if unknown:
+        raise ConfigurationError(
+            f"the {name} source does not take {', '.join(map(repr, unknown))} from a job "
+            f"(allowed: {', '.join(sorted(schema)) or 'nothing'}); server-wide limits such as "
+            "loopback access are settings"
+        )
+    for key, kind in schema.items():
+        if key not in config or config[key] is None:
+            continue
+        value = config[key]
+        if kind is int and (isinstance(value, bool) or not isinstance(value, int)):
+            raise ConfigurationError(f"{key!r} must be a whole number")
+        if kind is not int and not isinstance(value, kind):
+            raise ConfigurationError(f"{key!r} must be a {kind.__name__}")
+        if kind is list and not all(isinstance(entry, str) for entry in value):
+            raise ConfigurationError(f"{key!r} must be a list of paths")
+    if name == "urls" and config.get("format") not in (None, "", *URL_LIST_FORMATS):
+        raise ConfigurationError(f"'format' must be one of {', '.join(URL_LIST_FORMATS)}")
+    if (
+        "page_size" in config
+        and config["page_size"] is not None
+        and not (1 <= config["page_size"] <= MAX_PAGE_SIZE)
+    ):
+        raise ConfigurationError(f"'page_size' must be 1 to {MAX_PAGE_SIZE}")
+    return dict(config)
