@@ -282,13 +282,15 @@ class HashIndex:
         return _popcount(np.bitwise_xor(stored, np.uint64(int(phash) & _UINT64_MASK)))
 
     def _candidate_slots(self, query: int, max_distance: int) -> np.ndarray | None:
-        """Slots that may lie within `max_distance` (ascending), or None to scan everything."""
+        """Slots that may lie within `max_distance` (a slot may repeat, when it matches on
+        several substrings), or None to scan everything."""
         if self._tables is None or max_distance > self.radius:
             return None
         from_tables = self._tables.candidates(query)
+        if self._count == self._tables.size:
+            return from_tables
         tail = np.arange(self._tables.size, self._count, dtype=np.uint32)
-        # A hash matching several substrings appears once per match: unique also sorts.
-        return np.unique(np.concatenate((from_tables, tail)))
+        return np.concatenate((from_tables, tail))
 
     def nearest(
         self, phash: int, max_distance: int = DEFAULT_MAX_DISTANCE, *, limit: int | None = None
@@ -301,11 +303,22 @@ class HashIndex:
         slots = self._candidate_slots(query, max_distance)
         if slots is None:
             slots = np.arange(self._count)
+            repeats = False
+        else:
+            repeats = True
         found = _popcount(np.bitwise_xor(self._hashes[slots], np.uint64(query)))
-        hit = (found <= max_distance) & self._alive[slots]
-        if not hit.any():
+        hit = np.flatnonzero(found <= max_distance)
+        if hit.size == 0:
             return []
         slots, found = slots[hit], found[hit]
+        live = self._alive[slots]
+        slots, found = slots[live], found[live]
+        if repeats and slots.size > 1:
+            # Only the few hits are deduplicated (and put in slot order), not every candidate.
+            slots, first = np.unique(slots, return_index=True)
+            found = found[first]
+        if slots.size == 0:
+            return []
         order = np.argsort(found, kind="stable")
         if limit is not None:
             order = order[:limit]
