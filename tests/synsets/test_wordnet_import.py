@@ -148,3 +148,120 @@ def test_omw_reader_skips_other_parts_of_speech(tmp_path):
         encoding="utf-8",
     )
     assert read_omw_lemmas(tmp_path) == {"xyz": {"n02084071": ["hund dyr"]}}
+
+
+# --- the PostgreSQL path: COPY, closure in SQL, set-based differences -----------------------
+
+
+def _tables() -> dict[str, set]:
+    return {
+        "synsets": set(
+            Synset.objects.values_list(
+                "wnid", "gloss", "lexname", "depth", "max_depth", "subtree_size"
+            )
+        ),
+        "edges": set(SynsetEdge.objects.values_list("parent_id", "child_id", "kind")),
+        "closure": set(
+            SynsetClosure.objects.values_list("ancestor_id", "descendant_id", "distance")
+        ),
+        "lemmas": set(
+            SynsetLemma.objects.values_list(
+                "synset_id", "language", "lemma", "lemma_folded", "position"
+            )
+        ),
+    }
+
+
+TRICKY = [
+    # A diamond with unequal sides, an instance edge, a second root and a deep chain.
+    NounSynset("n00000001", ["root"], "the root", "noun.Tops"),
+    NounSynset("n00000002", ["a"], "", "noun.Tops", hypernyms=["n00000001"]),
+    NounSynset("n00000003", ["b"], "", "noun.Tops", hypernyms=["n00000002"]),
+    NounSynset("n00000005", ["d"], "", "noun.Tops", hypernyms=["n00000003"]),
+    NounSynset(
+        "n00000004", ["c", "C c"], "gloss", "noun.Tops",
+        hypernyms=["n00000005"], instance_hypernyms=["n00000001", "n00000002"],
+    ),
+    NounSynset("n00000006", ["e"], "", "noun.Tops", hypernyms=["n00000004", "n00000099"]),
+    NounSynset("n00000010", ["other root"], "", "noun.Tops"),
+    NounSynset("n00000011", ["x"], "", "noun.Tops", hypernyms=["n00000010", "n00000006"]),
+]  # fmt: skip
+
+
+def test_sql_and_python_paths_write_the_same_tables(wordnet):
+    from synsets.importer import _import_postgresql, _import_python
+
+    translations = {"ita": {"n00000004": ["ci", "C c"]}}
+    python = _import_python(TRICKY, translations, lambda _: None)
+    by_python = _tables()
+    again = _import_postgresql(TRICKY, translations, lambda _: None)
+    assert not again.changed, again.line()  # the SQL path agrees with every Python row
+    assert _tables() == by_python
+    closure = {(a, d): n for a, d, n in by_python["closure"]}
+    assert closure[("n00000001", "n00000004")] == 1  # instance edge is the shortest path
+    assert closure[("n00000002", "n00000006")] == 2
+    assert closure[("n00000001", "n00000011")] == 3
+    assert ("n00000010", "n00000004") not in closure
+    assert python.closure.total == len(closure)
+
+
+def test_sql_import_repairs_every_kind_of_damage(wordnet):
+    from synsets.importer import _import_postgresql
+
+    _import_postgresql(TRICKY, {}, lambda _: None)
+    expected = _tables()
+    SynsetEdge.objects.filter(child_id="n00000004").update(kind="hypernym")
+    SynsetEdge.objects.filter(child_id="n00000006").delete()
+    SynsetEdge.objects.create(parent_id="n00000010", child_id="n00000002", kind="hypernym")
+    SynsetClosure.objects.filter(descendant_id="n00000011").update(distance=9)
+    SynsetClosure.objects.filter(ancestor_id="n00000001", descendant_id="n00000005").delete()
+    SynsetLemma.objects.filter(synset_id="n00000004").update(position=7)
+    Synset.objects.filter(wnid="n00000003").update(subtree_size=1, gloss="vandalised")
+
+    summary = _import_postgresql(TRICKY, {}, lambda _: None)
+
+    assert _tables() == expected
+    # One edge re-created, two kinds restored, the stray edge deleted.
+    assert (summary.edges.created, summary.edges.updated, summary.edges.deleted) == (1, 2, 1)
+    assert summary.closure.created >= 1 and summary.closure.updated >= 1
+    assert summary.synsets.updated == 1 and summary.lemmas.updated == 2
+    assert not _import_postgresql(TRICKY, {}, lambda _: None).changed
+
+
+def test_sql_closure_of_wordnet_equals_the_python_closure(wordnet, shared_data):
+    """The closure, depths and subtree sizes the import computed in SQL, against the same
+    computed pair by pair in Python from the same file."""
+    from synsets.wordnet import locate_wordnet, read_noun_synsets
+
+    root = locate_wordnet(nltk_data=settings.NLTK_DATA, system_dir=settings.WORDNET_SYSTEM_DIR)
+    hierarchy = hierarchy_build(read_noun_synsets(root))
+    stored = dict(
+        ((a, d), n)
+        for a, d, n in SynsetClosure.objects.values_list(
+            "ancestor_id", "descendant_id", "distance"
+        ).iterator(50_000)
+    )
+    assert len(stored) == 825_356
+    assert stored == hierarchy.closure
+    rows = Synset.objects.values_list("wnid", "depth", "max_depth", "subtree_size")
+    for wnid, depth, max_depth, size in rows.iterator(20_000):
+        assert (depth, max_depth, size) == (
+            hierarchy.depth[wnid], hierarchy.max_depth[wnid], hierarchy.subtree_size[wnid]
+        ), wnid
+
+
+def test_reader_gives_what_nltk_gives(wordnet):
+    """Our data.noun reader against nltk's own reader, on every noun synset."""
+    from synsets.wordnet import iter_noun_synsets, locate_wordnet, read_noun_synsets
+
+    root = locate_wordnet(nltk_data=settings.NLTK_DATA, system_dir=settings.WORDNET_SYSTEM_DIR)
+    ours = read_noun_synsets(root)
+    reader = load_wordnet(nltk_data=settings.NLTK_DATA, system_dir=settings.WORDNET_SYSTEM_DIR)
+    theirs = list(iter_noun_synsets(reader))
+    assert len(ours) == len(theirs) == 82_115
+
+    def key(s: NounSynset) -> tuple:
+        return (s.wnid, s.lemmas, s.gloss, s.lexname, sorted(s.hypernyms),
+                sorted(s.instance_hypernyms))  # fmt: skip
+
+    assert [key(s) for s in ours] == [key(s) for s in theirs]
