@@ -198,7 +198,11 @@ class Page:
         else:
             self._look(annotator, time.perf_counter())
 
-    async def stage(self, rate: float, seconds: float) -> tuple[dict, list[float]]:
+    cpu_spent: dict[str, float] | None = None
+
+    async def stage(
+        self, rate: float, seconds: float, cpu: ServerCpu | None = None
+    ) -> tuple[dict, list[float]]:
         """Submissions at ``rate`` per second for ``seconds``; returns the streams and the
         client's lateness behind schedule of every send (ms)."""
         streams = {"submit": Stream(), "next": Stream(), "stats": Stream()}
@@ -214,6 +218,7 @@ class Page:
         await asyncio.gather(*(arrivals(missing // workers + 1) for _ in range(workers)))
         tasks: list[asyncio.Task] = []
         lags: list[float] = []
+        cpu_before = cpu.snapshot() if cpu else {}
         start = time.perf_counter() + 0.2
         for i in range(int(rate * seconds)):
             at = start + i / rate
@@ -233,10 +238,67 @@ class Page:
             for task in pending:
                 task.cancel()
             streams["submit"].errors += len(pending)
+        self.cpu_spent = cpu.spent(cpu_before, cpu.snapshot()) if cpu else None
         return streams, lags
 
 
-async def run_load(args, slug: str, sessions) -> list[dict]:
+class ServerCpu:
+    """CPU seconds spent by the server side — gunicorn's and Celery's process trees and this
+    database's PostgreSQL backends — read from /proc. On a shared machine the wall-clock
+    latency says how busy the machine was; CPU per HIT cycle says what the server costs, and
+    so roughly what dedicated cores would serve (cores / CPU per cycle)."""
+
+    def __init__(self, roots: list[int], database_url: str) -> None:
+        self.roots = roots
+        self.database_url = database_url
+        self.tick = os.sysconf("SC_CLK_TCK")
+
+    @staticmethod
+    def _tree(pid: int) -> list[int]:
+        pids = [pid]
+        with contextlib.suppress(OSError):
+            for task in Path(f"/proc/{pid}/task").iterdir():
+                with contextlib.suppress(OSError):
+                    for child in (task / "children").read_text().split():
+                        pids += ServerCpu._tree(int(child))
+        return pids
+
+    def _backends(self) -> list[int]:
+        import psycopg2
+
+        with (
+            contextlib.closing(psycopg2.connect(self.database_url)) as conn,
+            conn.cursor() as cursor,
+        ):
+            cursor.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = current_database() "
+                "AND pid <> pg_backend_pid()"
+            )
+            return [row[0] for row in cursor.fetchall()]
+
+    def snapshot(self) -> dict[tuple[str, int], float]:
+        """CPU seconds by (gunicorn | celery | postgres, pid)."""
+        groups = [("gunicorn", self._tree(self.roots[0]))]
+        groups += [("celery", self._tree(root)) for root in self.roots[1:]]
+        groups.append(("postgres", self._backends()))
+        seconds = {}
+        for group, pids in groups:
+            for pid in set(pids):
+                with contextlib.suppress(OSError, IndexError, ValueError):
+                    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+                    seconds[group, pid] = (int(fields[11]) + int(fields[12])) / self.tick
+        return seconds
+
+    @staticmethod
+    def spent(before: dict, after: dict) -> dict[str, float]:
+        """CPU seconds spent between two snapshots, by group."""
+        out = {"gunicorn": 0.0, "celery": 0.0, "postgres": 0.0}
+        for key, cpu in after.items():
+            out[key[0]] += max(0.0, cpu - before.get(key, 0.0))
+        return out
+
+
+async def run_load(args, slug: str, sessions, cpu: ServerCpu | None = None) -> list[dict]:
     import logging
 
     import httpx
@@ -259,9 +321,15 @@ async def run_load(args, slug: str, sessions) -> list[dict]:
         failures_in_a_row = 0
         for rate in plan:
             before = load_average()
-            streams, lags = await page.stage(rate, args.step_duration)
+            streams, lags = await page.stage(rate, args.step_duration, cpu)
             row = {"rate": rate, "seconds": args.step_duration, "load": (before, load_average()),
                    "lag_p99": _pct(lags, 0.99), "lag_max": max(lags, default=0.0)}  # fmt: skip
+            cycles = len(streams["submit"].latencies)
+            spent = page.cpu_spent or {}
+            row["cpu_ms"] = (
+                sum(spent.values()) * 1000 / cycles if cycles and cpu else float("nan")
+            )
+            row["cpu_split"] = {k: v * 1000 / cycles for k, v in spent.items()} if cycles else {}
             for name, stream in streams.items():
                 statuses = dict(sorted(stream.statuses.items()))
                 row[name] = (_pct(stream.latencies, 0.5), _pct(stream.latencies, 0.99),
@@ -278,7 +346,9 @@ async def run_load(args, slug: str, sessions) -> list[dict]:
                 f"{row['next'][0]:.0f} p99 {row['next'][1]:.0f} ms err {row['next'][2]} "
                 f"{row['next'][4]}; stats p50 {row['stats'][0]:.0f} p99 {row['stats'][1]:.0f} ms "
                 f"err {row['stats'][2]}; client late p99 {row['lag_p99']:.0f} max "
-                f"{row['lag_max']:.0f} ms; load {row['load'][0]:.1f}→{row['load'][1]:.1f}",
+                f"{row['lag_max']:.0f} ms; load {row['load'][0]:.1f}→{row['load'][1]:.1f}; "
+                f"server CPU {row['cpu_ms']:.0f} ms per HIT cycle ("
+                + ", ".join(f"{k} {v:.0f}" for k, v in row["cpu_split"].items()) + ")",
                 flush=True,
             )
             failures_in_a_row = 0 if row["ok"] else failures_in_a_row + 1
@@ -380,7 +450,8 @@ def main() -> None:
                 f"{args.think:.0f} s; HIT 24 + 2 gold; {len(sessions)} annotators",
                 flush=True,
             )
-            rows = asyncio.run(run_load(args, slug, sessions))
+            cpu = ServerCpu([p.pid for p in processes], url)
+            rows = asyncio.run(run_load(args, slug, sessions, cpu))
         finally:
             for process in processes:
                 process.send_signal(signal.SIGTERM)
@@ -419,14 +490,15 @@ def _wait_for_server(server: subprocess.Popen) -> None:
 def _print_table(rows: list[dict], args) -> None:
     print()
     print("| submit/s | next p50 / p99 ms | submit p50 / p99 ms | stats p50 / p99 ms | errors "
-          "(next, submit, stats) | client late p99 / max ms | p99 < 200 ms, 0 err |")  # fmt: skip
-    print("|---|---|---|---|---|---|---|")
+          "(next, submit, stats) | client late p99 / max ms | server CPU ms per cycle | "
+          "p99 < 200 ms, 0 err |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(
             f"| {r['rate']:.1f} | {r['next'][0]:.0f} / {r['next'][1]:.0f} | {r['submit'][0]:.0f} / "
             f"{r['submit'][1]:.0f} | {r['stats'][0]:.0f} / {r['stats'][1]:.0f} | {r['next'][2]}, "
             f"{r['submit'][2]}, {r['stats'][2]} | {r['lag_p99']:.0f} / {r['lag_max']:.0f} | "
-            f"{'yes' if r['ok'] else 'no'} |"
+            f"{r['cpu_ms']:.0f} | {'yes' if r['ok'] else 'no'} |"
         )
     passing = [r["rate"] for r in rows if r["ok"]]
     print()
@@ -436,6 +508,19 @@ def _print_table(rows: list[dict], args) -> None:
            + ("" if args.no_stats else " + as many stats/s") if passing else "none")
         + "; target 100 + 100 /s"
     )  # fmt: skip
+    costs = sorted(r["cpu_ms"] for r in rows if r["cpu_ms"] == r["cpu_ms"])
+    if costs:
+        median = costs[len(costs) // 2]
+        cores = os.cpu_count() or 1
+        print(
+            f"server CPU per HIT cycle (submit + stats + next-HIT; gunicorn + Celery + "
+            f"PostgreSQL backends): median {median:.0f} ms, so {cores} dedicated cores would "
+            f"serve about {cores * 1000 / median:.0f} cycles/s before CPU runs out (an upper "
+            "bound: queueing makes p99 pass 200 ms earlier)"
+        )
+        for r in rows:
+            split = ", ".join(f"{k} {v:.0f} ms" for k, v in r["cpu_split"].items())
+            print(f"  at {r['rate']:.1f}/s: {split}")
     late = [r for r in rows if r["lag_p99"] > 20]
     if late:
         rates = ", ".join(f"{r['rate']:.1f}/s" for r in late)

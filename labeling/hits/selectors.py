@@ -49,11 +49,21 @@ def hit_card(
     return {"id": card_id, **extra, "synset": synset_card(synset_id), "items": items}
 
 
-def _labeling_image_urls(candidate_id: int) -> tuple[str, str]:
-    return (
-        reverse("labeling:thumbnail", args=[candidate_id]),
-        reverse("labeling:image", args=[candidate_id]),
-    )
+# A stand-in candidate id: the grid's 26 image URLs cost two reverse() calls per HIT instead of
+# 52 (reverse is a third of a next-HIT request's Python time otherwise).
+_ANY_CANDIDATE = 987_654_321_987
+
+
+def _labeling_image_urls_maker() -> Callable[[int], tuple[str, str]]:
+    thumbnail = reverse("labeling:thumbnail", args=[_ANY_CANDIDATE])
+    image = reverse("labeling:image", args=[_ANY_CANDIDATE])
+    marker = str(_ANY_CANDIDATE)
+
+    def urls(candidate_id: int) -> tuple[str, str]:
+        pk = str(int(candidate_id))
+        return thumbnail.replace(marker, pk), image.replace(marker, pk)
+
+    return urls
 
 
 def hit_payload(*, assignment: Assignment) -> dict:
@@ -66,7 +76,7 @@ def hit_payload(*, assignment: Assignment) -> dict:
         card_id=assignment.pk,
         synset_id=assignment.synset_id,
         rows=rows,
-        image_urls=_labeling_image_urls,
+        image_urls=_labeling_image_urls_maker(),
         project=assignment.project.slug,
         lease_expires_at=assignment.lease_expires_at,
         submit_url=reverse("api-assignment-submit", args=[assignment.pk]),
