@@ -54,7 +54,13 @@ from _bench import ROOT, busy_warning, header, load_average, scratch_database  #
 
 PORT = 8765
 P99_TARGET_MS = 200.0
-SIZES = {"10k": (10, 1008), "100k": (10, 10008), "1M": (100, 10008), "10M": (1000, 10008)}
+SIZES = {
+    "tiny": (2, 240),  # smoke tests
+    "10k": (10, 1008),
+    "100k": (10, 10008),
+    "1M": (100, 10008),
+    "10M": (1000, 10008),
+}
 
 
 def seed(synsets: int, per_synset: int, workers: int) -> tuple[str, list[tuple[str, str]]]:

@@ -32,7 +32,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _bench import ROOT, header, scratch_database, watched  # noqa: E402
 
-SIZES = {"10k": (10, 1008), "100k": (10, 10008), "1M": (100, 10008), "10M": (1000, 10008)}
+SIZES = {
+    "tiny": (2, 240),  # smoke tests
+    "10k": (10, 1008),
+    "100k": (10, 10008),
+    "1M": (100, 10008),
+    "10M": (1000, 10008),
+}
 WORKERS = 1000
 CLIENT_WORKERS = 40
 GOLD_PER_SYNSET = 20
@@ -221,7 +227,7 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
-def measure(project, worker_ids: list[int], hits: int) -> dict:
+def measure(project, worker_ids: list[int], hits: int, players: int = CLIENT_WORKERS) -> dict:
     from django.contrib.auth.models import User
     from django.db import connection
     from django.test import Client
@@ -231,8 +237,8 @@ def measure(project, worker_ids: list[int], hits: int) -> dict:
 
     url = f"/api/projects/{project.slug}/hits/next/"
     clients = []
-    step = max(1, len(worker_ids) // CLIENT_WORKERS)
-    for worker_id in worker_ids[::step][:CLIENT_WORKERS]:
+    step = max(1, len(worker_ids) // players)
+    for worker_id in worker_ids[::step][:players]:
         client = Client(enforce_csrf_checks=False)
         client.force_login(User.objects.get(pk=worker_id))
         first = client.post(url, {}, content_type="application/json")
@@ -276,6 +282,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sizes", default="10k,1M,10M", help=f"of {', '.join(SIZES)}")
     parser.add_argument("--hits", type=int, default=200, help="measured HITs per size")
+    parser.add_argument("--clients", type=int, default=CLIENT_WORKERS, help="workers played")
     args = parser.parse_args()
     header("next-HIT latency against project size (scheduler_scale)")
     rows = []
@@ -302,7 +309,7 @@ def main() -> None:
             data = generate(synsets, per_synset)
             explain(data["project"], data["workers"][0])
             with watched():
-                result = measure(data["project"], data["workers"], args.hits)
+                result = measure(data["project"], data["workers"], args.hits, args.clients)
             connections.close_all()
         n50, n99 = _pct(result["next"], 0.5), _pct(result["next"], 0.99)
         f50, f99 = _pct(result["floor"], 0.5), _pct(result["floor"], 0.99)
