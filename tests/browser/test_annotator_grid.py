@@ -11,7 +11,7 @@ from django.conf import settings
 
 from labeling.models import Assignment, Vote
 from labeling.roles import annotator_create
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 # Playwright's sync API runs an event loop in this thread; the DB work here is plain sync code.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

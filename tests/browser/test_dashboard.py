@@ -10,7 +10,7 @@ import pytest
 from django.conf import settings
 
 from synsets.models import SynsetClosure, SynsetEdge
-from tests.dashboards.builders import voted_project
+from tests.factories import voted_project
 
 # Playwright's sync API runs an event loop in this thread; the DB work here is plain sync code.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

@@ -20,7 +20,7 @@ from crowds.mturk import MTurkApi, mturk_sync
 from labeling.models import Vote
 from tests.crowds.standin import PlatformStandIn
 from tests.crowds.test_mturk_sync import answer_xml
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 # Playwright's sync API runs an event loop in this thread; the DB work here is plain sync code.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

@@ -14,7 +14,7 @@ from crowds.models import CrowdPayment, PanelParticipant
 from crowds.panels import panel_configure
 from labeling.models import Vote
 from tests.crowds.standin import PlatformStandIn
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 # Playwright's sync API runs an event loop in this thread; the DB work here is plain sync code.
 os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"

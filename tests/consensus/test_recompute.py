@@ -13,7 +13,7 @@ from consensus.recompute import synset_recompute_consensus
 from labeling.hits.scheduler import hit_next_for_worker
 from labeling.hits.submission import assignment_submit
 from labeling.models import Item, Project, ProjectSynset, Vote
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 
 def _truth(project: Project) -> dict[int, bool]:

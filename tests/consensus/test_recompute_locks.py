@@ -14,7 +14,7 @@ from consensus.recompute import synset_recompute_consensus
 from labeling.hits import scheduler
 from labeling.models import Assignment, Item, ProjectSynset
 from labeling.roles import annotator_create
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 
 def _waiting_locks() -> int:

@@ -9,7 +9,7 @@ from kombu.exceptions import OperationalError
 
 from consensus import tasks
 from labeling.models import ProjectSynset
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 
 @pytest.mark.django_db

@@ -12,7 +12,7 @@ from botocore.stub import Stubber
 from crowds.conf import MTURK_SANDBOX_ENDPOINT
 from crowds.models import CrowdHIT, CrowdPublication
 from crowds.mturk import MTurkApi
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 
 @pytest.fixture

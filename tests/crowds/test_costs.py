@@ -16,7 +16,7 @@ from labeling.hits.scheduler import hit_next_for_worker
 from labeling.hits.submission import assignment_submit
 from labeling.models import ProjectSynset
 from labeling.roles import annotator_create
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 
 @pytest.mark.parametrize(

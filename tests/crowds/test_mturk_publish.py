@@ -12,7 +12,7 @@ from crowds.base import BudgetExhausted, CrowdRefused, CrowdUnavailable, Publish
 from crowds.costs import mturk_hit_cost_cents
 from crowds.models import CrowdHIT, CrowdPublication
 from crowds.mturk import MTurkApi, hit_plan, mturk_publish
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 EXPECTED_QUESTION = (
     '<ExternalQuestion xmlns="http://mechanicalturk.amazonaws.com/AWSMechanicalTurkDataSchemas/'

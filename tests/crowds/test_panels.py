@@ -15,7 +15,7 @@ from crowds.base import BudgetExhausted
 from crowds.models import CrowdPayment, PanelParticipant
 from crowds.panels import csv_safe, panel_configure, participant_start
 from labeling.models import Vote
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 
 @pytest.fixture

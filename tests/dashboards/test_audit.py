@@ -14,7 +14,7 @@ from dashboards.audit.services import audit_review_record, audit_run_create
 from dashboards.models import AuditSample
 from labeling.models import Item
 from synsets.models import Synset
-from tests.dashboards.builders import voted_project
+from tests.factories import voted_project
 
 pytestmark = pytest.mark.django_db
 

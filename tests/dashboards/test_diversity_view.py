@@ -13,8 +13,7 @@ from django.urls import reverse
 from PIL import Image
 
 from labeling.models import Item
-from tests.factories import CandidateFactory
-from tests.labeling.project_factories import project_make
+from tests.factories import CandidateFactory, project_make
 
 pytestmark = pytest.mark.django_db
 

@@ -8,7 +8,7 @@ from django.urls import reverse
 
 from dashboards.audit.services import audit_run_create
 from exports.models import ExportJob
-from tests.dashboards.builders import voted_project
+from tests.factories import voted_project
 
 pytestmark = pytest.mark.django_db
 

@@ -7,7 +7,7 @@ import pytest
 from django.urls import reverse
 
 from labeling.models import Item, ProjectSynset, Vote, WorkerProfile
-from tests.dashboards.builders import voted_project
+from tests.factories import voted_project
 
 pytestmark = pytest.mark.django_db
 

@@ -16,8 +16,7 @@ from exports.models import ExportJob
 from exports.service import dataset_export, export_job_run
 from labeling.models import Item
 from synsets.models import SynsetClosure, SynsetEdge
-from tests.dashboards.builders import voted_project
-from tests.factories import SynsetFactory
+from tests.factories import SynsetFactory, voted_project
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from django.utils.crypto import get_random_string
 from labeling.hits.scheduler import hit_next_for_worker
 from labeling.models import Assignment, Item, Vote
 from labeling.roles import annotator_create
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 pytestmark = pytest.mark.slow
 

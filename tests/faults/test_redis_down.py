@@ -12,8 +12,8 @@ from consensus.recompute import synset_recompute_consensus
 from consensus.tasks import recompute_pending_sweep, recompute_synset_later
 from labeling.models import ProjectSynset, Vote
 from labeling.roles import annotator_create
+from tests.factories import project_make
 from tests.faults.conftest import wait_until
-from tests.labeling.project_factories import project_make
 
 pytestmark = [pytest.mark.slow, pytest.mark.celery_worker]
 

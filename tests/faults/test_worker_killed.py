@@ -20,9 +20,8 @@ from consensus.recompute import synset_recompute_consensus
 from consensus.tasks import recompute_synset
 from labeling.models import ProjectSynset
 from tests.conftest import _database_url
-from tests.factories import SynsetFactory
+from tests.factories import SynsetFactory, project_with_votes
 from tests.faults.conftest import WORKER_VISIBILITY_TIMEOUT, wait_until
-from tests.labeling.vote_factories import project_with_votes
 
 pytestmark = [pytest.mark.slow, pytest.mark.celery_worker]
 

@@ -6,8 +6,7 @@ import pytest
 from django.urls import reverse
 
 from labeling.models import Assignment, Project, Vote
-from tests.factories import SynsetFactory
-from tests.labeling.project_factories import project_make
+from tests.factories import SynsetFactory, project_make
 
 
 @pytest.fixture

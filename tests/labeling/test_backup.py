@@ -12,7 +12,7 @@ from django.db import connection
 
 from consensus.recompute import synset_recompute_consensus
 from labeling.models import Item, ProjectSynset, Vote
-from tests.labeling.vote_factories import project_with_votes
+from tests.factories import project_with_votes
 
 pytestmark = pytest.mark.django_db
 

@@ -21,7 +21,7 @@ from labeling.invites import (
 )
 from labeling.models import WorkerProfile
 from labeling.roles import is_annotator
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 GOOD_PASSWORD = "velvet-otter-lantern-42"
 

@@ -9,7 +9,7 @@ from django.urls import reverse
 
 from labeling.models import Item, ProjectMember, ProjectSynset
 from labeling.roles import annotator_create
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 pytestmark = pytest.mark.django_db
 

@@ -8,8 +8,7 @@ from django.core.exceptions import ValidationError
 from labeling.models import Item, ProjectSynset
 from labeling.projects import project_add_candidates, project_create
 from synsets.models import SynsetClosure, SynsetEdge
-from tests.factories import SynsetFactory
-from tests.labeling.project_factories import candidates_make
+from tests.factories import SynsetFactory, candidates_make
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from labeling.hits.scheduler import hit_next_for_worker, leases_expire
 from labeling.models import Assignment, AssignmentItem, Item
 from labeling.quality import worker_block
 from labeling.roles import annotator_create
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 
 def _item_ids(assignment: Assignment) -> list[int]:

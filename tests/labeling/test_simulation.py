@@ -28,8 +28,7 @@ from labeling.simulation import (
     worker_accuracy,
 )
 from synsets.models import SynsetClosure
-from tests.factories import SynsetFactory
-from tests.labeling.project_factories import candidates_make, project_make
+from tests.factories import SynsetFactory, candidates_make, project_make
 
 # -- pure behaviour ----------------------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from labeling.hits.submission import (
 )
 from labeling.models import Assignment, Item, ProjectSynset, Vote, WorkerProfile
 from labeling.roles import annotator_create
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 
 def _ids(assignment) -> list[int]:

@@ -10,7 +10,7 @@ from django.utils import timezone
 from labeling import tasks
 from labeling.hits.scheduler import hit_next_for_worker
 from labeling.models import Assignment, Item
-from tests.labeling.project_factories import project_make
+from tests.factories import project_make
 
 
 @pytest.mark.django_db

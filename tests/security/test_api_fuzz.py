@@ -41,7 +41,7 @@ def staff_headers(db, django_user_model):
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils.crypto import get_random_string
 
-    from tests.labeling.project_factories import project_make
+    from tests.factories import project_make
 
     user = django_user_model.objects.create_user(username="fuzzer", is_staff=True,
                                                  is_superuser=True)  # fmt: skip
