@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -133,4 +134,6 @@ def project_collection_start(
             created_by=created_by,
         )
     except ValueError as exc:
+        if source == "urls":
+            Path(config["path"]).unlink(missing_ok=True)  # nothing kept for a refused job
         raise CollectionInputError(str(exc)) from None

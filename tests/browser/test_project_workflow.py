@@ -87,7 +87,10 @@ def test_staff_create_collect_and_review_gold_in_the_browser(
         page.click("#preview-button")
         expect(page.locator("#form-errors")).to_contain_text("no such wnid in WordNet 3.0")
         _shot(page, "create-error")
-        page.fill("textarea[name=synsets]", root.wnid)
+        page.fill("textarea[name=synsets]", "")
+        page.fill("#finder-query", root.wnid)  # the finder adds what the synset API finds
+        page.locator("#finder-results button").first.click()
+        expect(page.locator("textarea[name=synsets]")).to_have_value(root.wnid)
         page.click("#preview-button")
         expect(page.locator("#preview-synsets")).to_have_text("3")
         expect(page.locator("#preview-leaves")).to_have_text("2")

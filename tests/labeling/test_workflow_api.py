@@ -376,8 +376,8 @@ def test_bad_gold_input_is_refused_and_changes_nothing(voted_seed, script):
     assert Item.objects.get(pk=no).state == Item.State.PENDING
 
 
-def test_the_schema_lists_the_workflow_endpoints(client):
-    schema = client.get("/api/schema/", HTTP_ACCEPT="application/json").json()
+def test_the_schema_lists_the_workflow_endpoints(script):
+    schema = script.get("/api/schema/", HTTP_ACCEPT="application/json").json()
     for path in ("/api/projects/preview/", "/api/projects/{slug}/collect/",
                  "/api/projects/{slug}/synsets/", "/api/projects/{slug}/gold/",
                  "/api/projects/{slug}/gold/proposals/", "/api/projects/{slug}/gold/next/",
