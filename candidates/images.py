@@ -8,7 +8,10 @@ from __future__ import annotations
 import hashlib
 import io
 import struct
+import threading
 import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -16,7 +19,10 @@ from PIL import Image
 
 __all__ = [
     "ALLOWED_FORMATS",
+    "DECODE_BUDGET",
+    "DEFAULT_MAX_DECODED_BYTES",
     "DEFAULT_MAX_PIXELS",
+    "DecodeBudget",
     "DEFAULT_MIN_SIDE",
     "DEFAULT_THUMB_SIZE",
     "ImageRejected",
@@ -34,6 +40,25 @@ DEFAULT_MIN_SIDE = 48
 # Below Pillow's own MAX_IMAGE_PIXELS (~89 MP) so our limit, not a global, decides; 50 MP covers
 # current phone cameras while an average ImageNet photo is ~0.14 MP (400 × 350).
 DEFAULT_MAX_PIXELS = 50_000_000
+# The pixel count alone misjudges memory: a 300 KB float TIFF of 7000 × 7000 decodes to 196 MB,
+# a 16-bit PNG of the same size to 98 MB. Images are refused by the bytes their decoded samples
+# take (mode × pixels): 150 MB is 50 MP of 8-bit RGB, the largest photo DEFAULT_MAX_PIXELS lets in.
+DEFAULT_MAX_DECODED_BYTES = 150 * 1024 * 1024
+# Bytes of decoded samples per pixel, per Pillow mode (what the file's pixels amount to).
+_MODE_BYTES = {
+    "1": 1, "L": 1, "P": 1, "I;16": 2, "I;16L": 2, "I;16B": 2, "I;16N": 2, "LA": 2, "La": 2,
+    "PA": 2, "RGB": 3, "YCbCr": 3, "LAB": 3, "HSV": 3, "RGBA": 4, "RGBa": 4, "RGBX": 4,
+    "CMYK": 4, "I": 4, "F": 4,
+}  # fmt: skip
+# What Pillow holds per pixel while we work on a mode (its own storage rounds RGB up to 4 bytes;
+# the conversions below add at most one more full-size copy and an 8-bit result).
+# Alpha is flattened at full size (an RGBA copy and an RGB background); other modes convert once.
+_MODE_PEAK_BYTES = {
+    "1": 2, "L": 2, "RGB": 5, "P": 10, "I;16": 6, "I;16L": 6, "I;16B": 6, "I;16N": 6, "I": 10,
+    "F": 10, "LA": 13, "La": 13, "PA": 13, "RGBA": 13, "RGBa": 13,
+}  # fmt: skip
+_DEFAULT_PEAK_BYTES = 9
+DEFAULT_DECODE_BUDGET_BYTES = 640 * 1024 * 1024
 DEFAULT_THUMB_SIZE = (256, 256)
 THUMB_JPEG_QUALITY = 85
 # Antialiased bilinear: for the ≤2× final step of a grid thumbnail it looks like bicubic and
@@ -57,6 +82,50 @@ _EXIF_TRANSPOSE = {
     8: Image.Transpose.ROTATE_90,
 }
 _BMP_HEADER_SIZES = frozenset({12, 16, 40, 52, 56, 64, 108, 124})
+
+
+class DecodeBudget:
+    """Bounds the bytes this process decodes at once: each decode reserves its peak estimate
+    first and waits while the others' reservations leave too little. Collection jobs decode in
+    several threads; without this, eight large images at once took a worker to 6.5 GB."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+        self.reserved = 0
+        self.peak_reserved = 0
+        self._cond = threading.Condition()
+
+    @contextmanager
+    def reserve(self, amount: int) -> Iterator[None]:
+        if amount > self.capacity:
+            raise ImageRejected(
+                "too_large_decoded",
+                f"decoding needs about {_mb(amount)} MB, more than the "
+                f"{_mb(self.capacity)} MB a worker decodes at once",
+            )
+        with self._cond:
+            self._cond.wait_for(lambda: self.reserved + amount <= self.capacity)
+            self.reserved += amount
+            self.peak_reserved = max(self.peak_reserved, self.reserved)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self.reserved -= amount
+                self._cond.notify_all()
+
+
+def _mb(value: int) -> int:
+    return round(value / (1024 * 1024))
+
+
+def decoded_bytes(mode: str, width: int, height: int) -> int:
+    """Bytes of the decoded samples of a ``mode`` image of ``width`` × ``height``."""
+    return width * height * _MODE_BYTES.get(mode, 4)
+
+
+def _decode_peak_bytes(mode: str, width: int, height: int) -> int:
+    return width * height * _MODE_PEAK_BYTES.get(mode, _DEFAULT_PEAK_BYTES)
 
 
 class ImageRejected(Exception):
@@ -169,14 +238,39 @@ def _to_rgb_or_l(image: Image.Image) -> Image.Image:
             return _flatten_alpha(image)
         return image.convert("RGB")
     if mode.startswith("I;16") or mode in ("I", "F"):
-        # convert("L") clips 16-bit samples at 255 (a white image); scale the range instead.
-        pixels = np.asarray(image, dtype=np.float64)
-        peak = float(pixels.max()) if pixels.size else 0.0
-        if peak > 255:
-            pixels = pixels * (255.0 / (65535.0 if peak <= 65535 else peak))
-        return Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8), mode="L")
+        return _scaled_to_l(image)
     # CMYK, YCbCr, LAB, HSV, 1 ...
     return image.convert("RGB")
+
+
+# Rows converted per step when scaling wide-range samples to 8 bits: the float32 temporaries
+# stay a few MB whatever the image size.
+_SCALE_ROWS = 256
+
+
+def _scaled_to_l(image: Image.Image) -> Image.Image:
+    """16-bit, 32-bit integer or float samples to 8-bit L. convert("L") clips 16-bit samples at
+    255 (a white image), so the range is scaled instead — row block by row block in float32, so
+    no full-size float64 copy is ever made (a 7000 × 7000 image once took 1 GB here)."""
+    pixels = np.asarray(image)  # one copy in the decoded sample type (2 or 4 bytes a pixel)
+    if pixels.dtype.kind == "f":
+        finite = np.isfinite(pixels)
+        if not finite.all():
+            pixels = np.where(finite, pixels, 0).astype(np.float32, copy=False)
+        del finite
+    peak = float(pixels.max()) if pixels.size else 0.0
+    scale = 1.0
+    if peak > 255:
+        scale = 255.0 / (65535.0 if peak <= 65535 else peak)
+    out = np.empty(pixels.shape, dtype=np.uint8)
+    for start in range(0, pixels.shape[0], _SCALE_ROWS):
+        block = pixels[start : start + _SCALE_ROWS].astype(np.float32)
+        if scale != 1.0:
+            block *= np.float32(scale)
+        np.clip(block, 0, 255, out=block)
+        out[start : start + _SCALE_ROWS] = block
+    del pixels
+    return Image.fromarray(out, mode="L")
 
 
 # Unnormalised DCT-II basis, the same transform scipy.fftpack.dct applies inside imagehash.phash,
@@ -219,14 +313,18 @@ def process_image(
     *,
     min_side: int = DEFAULT_MIN_SIDE,
     max_pixels: int = DEFAULT_MAX_PIXELS,
+    max_decoded_bytes: int = DEFAULT_MAX_DECODED_BYTES,
     thumb_size: tuple[int, int] = DEFAULT_THUMB_SIZE,
     allowed_formats: frozenset[str] = ALLOWED_FORMATS,
+    budget: DecodeBudget | None = None,
 ) -> ProcessedImage:
     """Fully decode `data`, check it and derive size, thumbnail, SHA-256 and pHash.
 
     Raises ImageRejected with reason empty, not_an_image, unsupported_format, too_many_pixels,
-    too_small, truncated or corrupt. Pure: no I/O beyond the bytes given.
+    too_large_decoded, too_small, truncated or corrupt. No I/O beyond the bytes given; the
+    decode itself waits for room in ``budget`` (the process-wide DECODE_BUDGET by default).
     """
+    budget = DECODE_BUDGET if budget is None else budget
     if not data:
         raise ImageRejected("empty", "no bytes")
     sniffed = sniff_format(data)
@@ -264,25 +362,54 @@ def process_image(
             # DCT-domain downscaling: libjpeg still entropy-decodes every block (so truncation
             # is still caught) but skips most of the IDCT and colour conversion work.
             image.draft("RGB", (int(box * REDUCING_GAP), int(box * REDUCING_GAP)))
-        try:
-            # verify() would skip JPEG pixel data; only a full load() proves the file decodes.
-            image.load()
-        except Image.DecompressionBombError as exc:
-            raise ImageRejected("too_many_pixels", str(exc)) from exc
-        except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
-            raise _reject_decode_error(exc) from exc
-        except MemoryError as exc:
-            raise ImageRejected("too_many_pixels", "not enough memory to decode") from exc
+        # By bytes, not pixels: the mode decides what the decoded samples take (after draft,
+        # which shrinks what a JPEG decodes to).
+        decode_w, decode_h = image.size
+        needed = decoded_bytes(image.mode, decode_w, decode_h)
+        if needed > max_decoded_bytes:
+            raise ImageRejected(
+                "too_large_decoded",
+                f"{declared_w}×{declared_h} {image.mode} decodes to {_mb(needed)} MB, over "
+                f"{_mb(max_decoded_bytes)} MB",
+            )
+        with budget.reserve(_decode_peak_bytes(image.mode, decode_w, decode_h)):
+            return _decode_and_derive(
+                image, data=data, sniffed=sniffed, original_mode=original_mode,
+                orientation=orientation, width=width, height=height, thumb_size=thumb_size,
+            )  # fmt: skip
 
-        normalised = _to_rgb_or_l(image)
-        # Thumbnail before orientation: transposing 256 px is cheaper than the decoded image.
-        normalised.thumbnail(thumb_size, THUMB_RESAMPLE, reducing_gap=REDUCING_GAP)
-        thumb = normalised if normalised.mode == "RGB" else normalised.convert("RGB")
-        if orientation != 1:
-            thumb = thumb.transpose(_EXIF_TRANSPOSE[orientation])
-        phash = perceptual_hash(thumb)
-        out = io.BytesIO()
-        thumb.save(out, format="JPEG", quality=THUMB_JPEG_QUALITY, optimize=False)
+
+def _decode_and_derive(
+    image: Image.Image,
+    *,
+    data: bytes,
+    sniffed: str,
+    original_mode: str,
+    orientation: int,
+    width: int,
+    height: int,
+    thumb_size: tuple[int, int],
+) -> ProcessedImage:
+    """The full decode and everything derived from the pixels (under a budget reservation)."""
+    try:
+        # verify() would skip JPEG pixel data; only a full load() proves the file decodes.
+        image.load()
+    except Image.DecompressionBombError as exc:
+        raise ImageRejected("too_many_pixels", str(exc)) from exc
+    except (OSError, SyntaxError, ValueError, EOFError, struct.error, zlib.error) as exc:
+        raise _reject_decode_error(exc) from exc
+    except MemoryError as exc:
+        raise ImageRejected("too_large_decoded", "not enough memory to decode") from exc
+
+    normalised = _to_rgb_or_l(image)
+    # Thumbnail before orientation: transposing 256 px is cheaper than the decoded image.
+    normalised.thumbnail(thumb_size, THUMB_RESAMPLE, reducing_gap=REDUCING_GAP)
+    thumb = normalised if normalised.mode == "RGB" else normalised.convert("RGB")
+    if orientation != 1:
+        thumb = thumb.transpose(_EXIF_TRANSPOSE[orientation])
+    phash = perceptual_hash(thumb)
+    out = io.BytesIO()
+    thumb.save(out, format="JPEG", quality=THUMB_JPEG_QUALITY, optimize=False)
 
     return ProcessedImage(
         format=sniffed,
@@ -296,3 +423,8 @@ def process_image(
         thumb_width=thumb.width,
         thumb_height=thumb.height,
     )
+
+
+# One budget per process, shared by every thread that decodes (collection jobs decode several
+# images at once).
+DECODE_BUDGET = DecodeBudget(DEFAULT_DECODE_BUDGET_BYTES)
