@@ -102,6 +102,7 @@ class Candidate(TimeStampedModel):
         TRUNCATED = "truncated", "truncated"
         TOO_SMALL = "too_small", "too small"
         TOO_MANY_PIXELS = "too_many_pixels", "too many pixels (decompression bomb)"
+        TOO_LARGE_DECODED = "too_large_decoded", "too large once decoded (bytes of its pixels)"
         UNSUPPORTED_FORMAT = "unsupported_format", "unsupported format"
         TOO_LARGE = "too_large", "file too large"
         TIMEOUT = "timeout", "download timed out"
