@@ -61,6 +61,7 @@
   function render(next) {
     batch = next;
     el("empty").hidden = !!batch;
+    root.querySelector(".hit-bar").hidden = !batch;  // nothing to save without images
     grid.replaceChildren();
     el("synset-name").textContent = batch ? batch.synset.lemmas.join(", ") : "";
     el("synset-gloss").textContent = batch ? batch.synset.gloss : "";

@@ -252,3 +252,15 @@ def test_an_imagenet_named_folder_and_archive_are_split_over_the_subtree(
     assert by_synset == {left.wnid: 2, right.wnid: 3}
     assert job.source_report["unmatched_by_wnid"] == {stranger.wnid: 1}
     assert f"{stranger.wnid}_1.JPEG" in job.source_report["unmatched_examples"][0]
+
+
+def test_superusers_create_and_revoke_tokens_in_the_admin(client, django_user_model, admin_user):
+    root = django_user_model.objects.create_superuser(username="root", password="pw-root-123")
+    client.force_login(root)
+    assert client.get("/admin/authtoken/tokenproxy/add/").status_code == 200
+    response = client.post("/admin/authtoken/tokenproxy/add/", {"user": admin_user.pk})
+    assert response.status_code == 302, response.content.decode()[-500:]
+    token = Token.objects.get(user=admin_user)
+    # DRF's admin addresses a token by its user.
+    client.post(f"/admin/authtoken/tokenproxy/{token.user_id}/delete/", {"post": "yes"})
+    assert not Token.objects.filter(user=admin_user).exists()
