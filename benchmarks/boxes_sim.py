@@ -27,7 +27,7 @@ SYNSETS = 2
 MAX_ROUNDS = 80
 
 
-def run_seed(seed: int, *, images: int, n_workers: int) -> dict:
+def run_seed(seed: int, *, images: int, n_workers: int, explain: bool = False) -> dict:
     from rest_framework.test import APIClient
 
     from boxes import simulation as sim
@@ -174,6 +174,14 @@ def run_seed(seed: int, *, images: int, n_workers: int) -> dict:
         found = accepted.get(key, [])
         covered = sim.is_covered(found, truth[key])
         truly_covered += covered
+        if explain and image.state == "covered" and not covered:
+            votes = list(
+                BoxVote.objects.filter(task__image=image, task__kind="coverage")
+                .order_by("pk")
+                .values_list("task_id", "worker_id", "label")
+            )
+            print(f"  claimed covered, not covered: truth {truth[key]}, accepted {found}, "
+                  f"coverage votes {votes}, image {image.pk}")  # fmt: skip
         claimed += image.state == "covered"
         claimed_true += image.state == "covered" and covered
         for box in found:
@@ -229,6 +237,7 @@ def main() -> None:
     parser.add_argument("--images", type=int, default=60, help="images per seed")
     parser.add_argument("--workers", type=int, default=16)
     parser.add_argument("--seeds", type=int, default=5)
+    parser.add_argument("--explain", action="store_true", help="print images wrongly covered")
     args = parser.parse_args()
     header("Box loop vs three merged full annotations (simulated crowd, real API)")
     with scratch_database("boxes") as url:
@@ -240,7 +249,9 @@ def main() -> None:
         ScopedRateThrottle.THROTTLE_RATES = {**ScopedRateThrottle.THROTTLE_RATES, "worker": None}
         results = []
         for seed in range(args.seeds):
-            result = run_seed(seed, images=args.images, n_workers=args.workers)
+            result = run_seed(
+                seed, images=args.images, n_workers=args.workers, explain=args.explain
+            )
             results.append(result)
             print(f"seed {seed}: " + _line(result), flush=True)
 
