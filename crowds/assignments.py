@@ -212,6 +212,7 @@ def crowd_assignment_confirm(*, crowd_assignment_id: int) -> CrowdAssignment:
     assignment.reward_cents = _reward_cents(crowd=crowd, project=project) if counted else 0
     assignment.result = {
         **(assignment.result or {}), "pending": False, "counted": counted, LEASE_HELD_KEY: False,
+        "_extra_votes": tally.extra_votes,
     }  # fmt: skip
     assignment.save(update_fields=["reward_cents", "result", "updated_at"])
     crowd.state = CrowdAssignment.State.CONFIRMED

@@ -117,6 +117,10 @@ class VotesCounted:
     # excluded with the rest of the worker's).
     blocked: bool = False
     newly_blocked: bool = False
+    # Votes on images that no longer needed one (decided, or their last needed vote came in
+    # while this HIT's lease had run out or its votes were pending): kept as evidence,
+    # not counted against votes_needed.
+    extra_votes: int = 0
 
 
 def votes_count(
@@ -134,22 +138,36 @@ def votes_count(
     """Count a HIT's stored votes: counters, leases, gold score, flags, recompute.
 
     ``items`` are the HIT's images, locked; ``labels`` the worker's answer per image. When
-    ``counted`` (the worker is not blocked) every image gets its yes or no; the non-gold ones
-    need one vote less. ``lease_held`` says whether the assignment still holds its images'
-    leases: only then are they given back — lease expiry or a release already returned them
-    otherwise, and returning them twice would let the scheduler over-collect votes elsewhere.
+    ``counted`` (the worker is not blocked) every image gets its yes or no; a non-gold image
+    still pending and needing votes needs one vote less. The others — decided meanwhile, or
+    whose needed votes came from other workers while this HIT's lease had run out (a late
+    submission, an MTurk confirmation) — keep the vote as extra evidence without it counting
+    against ``votes_needed``: nothing is clamped, and ``extra_votes`` says how many.
+    ``lease_held`` says whether the assignment still holds its images' leases: only then are
+    they given back — lease expiry or a release already returned them otherwise, and returning
+    them twice would let the scheduler over-collect votes elsewhere.
     """
     labeled_ids = set(labels) - gold_ids
+    extra = 0
     if counted:
+        needing = set(
+            Item.objects.filter(
+                pk__in=labeled_ids, state=Item.State.PENDING, votes_needed__gt=0
+            ).values_list("pk", flat=True)
+        )
+        extra = len(labeled_ids - needing)
         yes_ids = {pk for pk, label in labels.items() if label}
         for ids, counter in ((yes_ids, "yes_votes"), (set(labels) - yes_ids, "no_votes")):
             fields = {counter: F(counter) + 1}
-            open_ids = sorted(ids & labeled_ids)
-            if open_ids:
-                fields_open = {**fields, "votes_needed": Greatest(F("votes_needed") - 1, 0)}
+            for group, needed in ((ids & needing, True), (ids & (labeled_ids - needing), False)):
+                if not group:
+                    continue
+                group_fields = dict(fields)
+                if needed:
+                    group_fields["votes_needed"] = F("votes_needed") - 1
                 if lease_held:
-                    fields_open["active_leases"] = Greatest(F("active_leases") - 1, 0)
-                Item.objects.filter(pk__in=open_ids).update(**fields_open)
+                    group_fields["active_leases"] = Greatest(F("active_leases") - 1, 0)
+                Item.objects.filter(pk__in=sorted(group)).update(**group_fields)
             gold_label_ids = sorted(ids & gold_ids)
             if gold_label_ids:
                 Item.objects.filter(pk__in=gold_label_ids).update(**fields)
@@ -174,6 +192,7 @@ def votes_count(
         flags=raised,
         blocked=profile.blocked,
         newly_blocked=profile.blocked and not was_blocked,
+        extra_votes=extra,
     )
 
 

@@ -125,7 +125,8 @@ def assignment_submit(
     assignment.submitted_at = now
     assignment.duration_ms = max(0, int(duration_ms))
     assignment.reward_cents = result.reward_cents
-    assignment.result = {**result.as_dict(), "_answers": answers}
+    # Votes on images that no longer needed them (a late submission) are kept, and said so.
+    assignment.result = {**result.as_dict(), "_answers": answers, "_extra_votes": tally.extra_votes}
     assignment.save(
         update_fields=[
             "status", "submitted_at", "duration_ms", "reward_cents", "result", "updated_at",
