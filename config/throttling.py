@@ -30,3 +30,13 @@ class UserRateThrottle(_FailOpen, throttling.UserRateThrottle):
 
 class ScopedRateThrottle(_FailOpen, throttling.ScopedRateThrottle):
     pass
+
+
+class AddressRateThrottle(_FailOpen, throttling.SimpleRateThrottle):
+    """Per client address, signed in or not: for pages that need no session (the MTurk HIT
+    page and its answer post), where a forged worker id costs an attacker nothing."""
+
+    scope = "crowd_anon"
+
+    def get_cache_key(self, request, view):
+        return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}

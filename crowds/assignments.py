@@ -4,8 +4,9 @@ scheduler, and submissions whose votes stay *pending* until the platform confirm
 Why pending: an ExternalQuestion's ``workerId`` arrives in the URL and can be forged
 (docs/crowds.md). Until ListAssignmentsForHIT shows the same assignment, worker and answer, the
 votes do not count, do not move the images' counters and do not touch the named worker's gold
-record (a forger could otherwise get a real worker blocked). Their images stay leased meanwhile,
-so the scheduler does not over-collect votes for them.
+record (a forger could otherwise get a real worker blocked). Their images do not stay leased
+meanwhile (a forger would otherwise hold them for a day): a confirmed image may end up with more
+votes than it needed, which consensus keeps as extra evidence.
 """
 
 from __future__ import annotations
@@ -17,7 +18,8 @@ from collections.abc import Iterable
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.db import connection, transaction
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from labeling.hits.scheduler import hit_next_for_worker
@@ -26,6 +28,7 @@ from labeling.models import Assignment, AssignmentItem, Project, Vote
 from labeling.votes import (
     AlreadySubmittedDifferently,
     InvalidItems,
+    SubmissionError,
     answers_key,
     answers_split,
     gold_ids_of,
@@ -34,7 +37,7 @@ from labeling.votes import (
     votes_store,
 )
 
-from .models import CrowdAssignment, CrowdHIT
+from .models import CrowdAssignment, CrowdHIT, CrowdPublication
 
 DIGEST_LENGTH = 32
 
@@ -76,8 +79,15 @@ def mturk_assignment_open(
     scheduler on first visit (and again if the lease ran out before submission).
 
     Returns None when the scheduler has nothing for this worker. Raises ``InvalidItems`` when
-    the assignment id is already bound to another worker id.
+    the assignment id is already bound to another worker id, ``HitUnavailable`` when the HIT is
+    no longer open or all its slots are taken.
+
+    Nothing here proves the visitor came from MTurk (the ids arrive in the URL), so a visit
+    leases images only as MTurk itself could: for an open HIT of ours, and for no more distinct
+    live assignments than the HIT has slots (MaxAssignments). Forged ids thus hold at most what
+    the real crowd could, and only for the normal lease.
     """
+    _hit_check_open(hit)
     existing = (
         CrowdAssignment.objects.select_for_update()
         .select_related("assignment")
@@ -94,6 +104,9 @@ def mturk_assignment_open(
             and existing.assignment.lease_expires_at <= timezone.now()
         ):
             return existing
+    _hit_slots_lock(hit)
+    if _hit_live_assignments(hit=hit, exclude=existing) >= hit.max_assignments:
+        raise HitUnavailable("All of this HIT's assignments are taken. Please return it.")
     worker = crowd_worker_get_or_create(username=f"mturk:{worker_id}")
     held = CrowdAssignment.objects.filter(
         assignment__worker=worker, assignment__status=Assignment.Status.LEASED
@@ -113,6 +126,51 @@ def mturk_assignment_open(
         external_worker_id=worker_id,
         submit_origin=submit_origin,
     )
+
+
+class HitUnavailable(SubmissionError):
+    code = "hit_unavailable"
+
+
+def _hit_check_open(hit: CrowdHIT) -> None:
+    """The HIT must be one of our open publications' open HITs, for an active project."""
+    publication = hit.publication
+    if (
+        hit.status != CrowdHIT.Status.OPEN
+        or publication.status != CrowdPublication.Status.OPEN
+        or (hit.expires_at is not None and hit.expires_at <= timezone.now())
+        or not hit.project.active
+    ):
+        raise HitUnavailable("This HIT is closed. Please return it.")
+
+
+def _hit_slots_lock(hit: CrowdHIT) -> None:
+    """Serialise the opening of new assignments of one HIT (a transaction-scoped advisory lock:
+    no row lock, so nothing else's lock order changes). SQLite serialises writers anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [HIT_SLOTS_LOCK, hit.pk])
+
+
+# Advisory lock namespace of _hit_slots_lock.
+HIT_SLOTS_LOCK = 0x5EC0
+
+
+def _hit_live_assignments(*, hit: CrowdHIT, exclude: CrowdAssignment | None) -> int:
+    """Assignments of this HIT that hold or held a slot: submitted or confirmed, or accepted
+    with a live lease. Expired, mismatched and unconfirmed ones free their slot (MTurk reissues
+    a returned assignment under a new id)."""
+    live = CrowdAssignment.objects.filter(hit=hit).filter(
+        Q(state__in=[CrowdAssignment.State.SUBMITTED, CrowdAssignment.State.CONFIRMED])
+        | Q(
+            state=CrowdAssignment.State.ACCEPTED,
+            assignment__status=Assignment.Status.LEASED,
+            assignment__lease_expires_at__gt=timezone.now(),
+        )
+    )
+    if exclude is not None:
+        live = live.exclude(pk=exclude.pk)
+    return live.count()
 
 
 # Stored on the assignment at submission: whether its images' leases were still held then (a
@@ -149,11 +207,22 @@ def crowd_assignment_submit(
         status=Vote.Status.PENDING,
     )
     now = timezone.now()
-    lease_held = assignment.status == Assignment.Status.LEASED
+    if assignment.status == Assignment.Status.LEASED:
+        # Pending votes hold no images: the leases go back now, not when MTurk confirms (up to
+        # CROWDS_PENDING_TIMEOUT_SECONDS later), so a forged submission cannot keep images from
+        # the real crowd. Confirmation may then find an image over-voted: the extra votes are
+        # kept as evidence (labeling.votes.votes_count).
+        labeled = set(
+            AssignmentItem.objects.filter(assignment=assignment, is_gold=False).values_list(
+                "item_id", flat=True
+            )
+        )
+        items_lock(labeled, fields=("pk",))
+        leases_return(labeled)
     assignment.status = Assignment.Status.SUBMITTED
     assignment.submitted_at = now
     assignment.duration_ms = max(0, int(duration_ms))
-    assignment.result = {"pending": True, "_answers": answers, LEASE_HELD_KEY: lease_held}
+    assignment.result = {"pending": True, "_answers": answers, LEASE_HELD_KEY: False}
     assignment.save(
         update_fields=["status", "submitted_at", "duration_ms", "result", "updated_at"]
     )
@@ -259,3 +328,33 @@ def _reward_cents(*, crowd: CrowdAssignment, project: Project) -> int:
     if crowd.participant_id:
         return crowd.participant.panel.reward_cents_per_hit
     return project.reward_cents_per_hit
+
+
+def crowd_worker_accounts_expire(*, discarded_before) -> int:
+    """Delete the accounts of MTurk worker ids that MTurk never vouched for: every crowd
+    assignment of theirs ended unconfirmed or mismatched before ``discarded_before`` (the
+    records stay that long for review), none is live or confirmed. A forged ``workerId`` thus
+    leaves no account behind (its pending votes were excluded, its leases returned). Returns the
+    number of accounts deleted."""
+    vouched_or_live = CrowdAssignment.objects.filter(
+        assignment__worker=OuterRef("pk")
+    ).exclude(
+        state__in=[CrowdAssignment.State.UNCONFIRMED, CrowdAssignment.State.MISMATCH]
+    )  # fmt: skip
+    recent = CrowdAssignment.objects.filter(
+        assignment__worker=OuterRef("pk"), updated_at__gte=discarded_before
+    )
+    stale = (
+        get_user_model()
+        .objects.filter(username__startswith="mturk:")
+        .exclude(Exists(vouched_or_live))
+        .exclude(Exists(recent))
+        .exclude(labeling_votes__status=Vote.Status.CONFIRMED)
+        .values_list("pk", flat=True)
+    )
+    deleted = 0
+    for pk in list(stale):
+        with transaction.atomic():
+            _, counts = get_user_model().objects.filter(pk=pk).delete()
+            deleted += counts.get(get_user_model()._meta.label, 0)
+    return deleted

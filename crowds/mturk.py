@@ -40,7 +40,11 @@ from crowds.costs import mturk_fee_cents, mturk_hit_cost_cents, project_committe
 from labeling.models import Item, Project, ProjectSynset
 
 from . import conf
-from .assignments import crowd_assignment_confirm, crowd_assignment_discard
+from .assignments import (
+    crowd_assignment_confirm,
+    crowd_assignment_discard,
+    crowd_worker_accounts_expire,
+)
 from .base import (
     BudgetExhausted,
     CrowdRefused,
@@ -638,8 +642,19 @@ def _pending_expire(*, publication: CrowdPublication) -> int:
             submitted_at__lt=cutoff,
         ).values_list("pk", flat=True)
     )
-    for pk in stale:
+    # Opened and never submitted within the timeout (their leases ran out long ago): no
+    # submission will come, so they too end unconfirmed.
+    abandoned = list(
+        CrowdAssignment.objects.filter(
+            hit__publication=publication,
+            state=CrowdAssignment.State.ACCEPTED,
+            created_at__lt=cutoff,
+        ).values_list("pk", flat=True)
+    )
+    for pk in stale + abandoned:
         crowd_assignment_discard(crowd_assignment_id=pk, state=CrowdAssignment.State.UNCONFIRMED)
+    # Worker ids MTurk never vouched for keep no account (a timeout after their discard).
+    crowd_worker_accounts_expire(discarded_before=cutoff)
     return len(stale)
 
 

@@ -28,6 +28,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from candidates.models import Candidate
 from candidates.serving import candidate_view_response
+from config.throttling import AddressRateThrottle
 from crowds.costs import project_costs
 from labeling.hits.submission import SubmissionError
 from labeling.models import Project
@@ -131,8 +132,27 @@ def _external_submit_page(request, crowd: CrowdAssignment):
     )
 
 
+def per_address_limit(view):
+    """Rate-limit a session-less page per client address (the ``crowd_anon`` throttle rate):
+    forging MTurk ids must not lease images in bulk."""
+
+    @wraps(view)
+    def wrapped(request, *args, **kwargs):
+        throttle = AddressRateThrottle()
+        if not throttle.allow_request(request, None):
+            response = _mturk_message(
+                request, "Too many requests from your address. Please wait a minute.", 429
+            )
+            response["Retry-After"] = str(int(throttle.wait() or 60))
+            return response
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 @never_cache
 @mturk_frameable
+@per_address_limit
 @require_GET
 def mturk_hit(request):
     """The ExternalQuestion page: preview, or the accepted assignment's grid."""
@@ -190,6 +210,7 @@ def mturk_hit(request):
 @never_cache
 @csrf_exempt  # framed cross-site: no CSRF cookie reaches us; the signed token authorises.
 @mturk_frameable
+@per_address_limit
 @require_POST
 def mturk_submit(request):
     """Store the answers as pending votes, then post to MTurk's externalSubmit."""

@@ -104,6 +104,7 @@ def test_crowd_page_is_staff_only_and_saves_backend_and_budget(
     admin_user, annotator, published_hit
 ):
     project = published_hit.project
+    project.owners.add(admin_user)  # only a project's owners (and superusers) change it
     url = reverse("crowds:project", args=[project.slug])
     worker = Client()
     worker.force_login(annotator)
@@ -124,6 +125,7 @@ def test_crowd_page_is_staff_only_and_saves_backend_and_budget(
 
 @pytest.mark.django_db
 def test_budget_cannot_drop_below_what_is_committed(admin_user, published_hit):
+    published_hit.project.owners.add(admin_user)
     client = Client()
     client.force_login(admin_user)
     url = reverse("crowds:project", args=[published_hit.project.slug])
