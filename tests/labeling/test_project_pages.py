@@ -264,3 +264,47 @@ def test_superusers_create_and_revoke_tokens_in_the_admin(client, django_user_mo
     # DRF's admin addresses a token by its user.
     client.post(f"/admin/authtoken/tokenproxy/{token.user_id}/delete/", {"post": "yes"})
     assert not Token.objects.filter(user=admin_user).exists()
+
+
+def test_an_s3_prefix_is_split_over_the_subtree_with_the_servers_credentials(
+    staff, project, tree, monkeypatch
+):
+    import boto3
+    from moto.server import ThreadedMotoServer
+
+    from candidates.collection import collection_job_run
+    from tests.labeling.workflow_helpers import SAMPLES
+
+    root, left, right = tree
+    stranger = SynsetFactory()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        host, port = server.get_host_and_port()
+        endpoint = f"http://{host}:{port}"
+        # The server's own credentials (boto3's chain); the form never carries any.
+        for name, value in (("AWS_ACCESS_KEY_ID", "testing"),
+                            ("AWS_SECRET_ACCESS_KEY", "testing"),
+                            ("AWS_DEFAULT_REGION", "us-east-1")):  # fmt: skip
+            monkeypatch.setenv(name, value)
+        client = boto3.client("s3", endpoint_url=endpoint)
+        client.create_bucket(Bucket="photos")
+        photos = sorted(SAMPLES.glob("*.JPEG"))[:4]
+        keys = [f"train/{left.wnid}/{photos[0].name}", f"train/{right.wnid}/{photos[1].name}",
+                f"train/{right.wnid}/{photos[2].name}", f"train/{stranger.wnid}_9.JPEG",
+                "elsewhere/x.JPEG"]  # fmt: skip
+        for key, photo in zip(keys, [*photos, photos[0]], strict=True):
+            client.put_object(Bucket="photos", Key=key, Body=photo.read_bytes())
+        form = {"source": "s3", "s3_bucket": "photos", "s3_prefix": "train/",
+                "s3_endpoint_url": endpoint, "wnids": [root.wnid]}  # fmt: skip
+        response = staff.post("/projects/things/collect/", form)
+        assert response.status_code == 302, response.content.decode()[-800:]
+        job = collection_job_run(job_id=CollectionJob.objects.get().pk)
+    finally:
+        server.stop()
+    assert job.status == CollectionJob.Status.DONE, job.error
+    by_synset = dict(
+        Item.objects.filter(project=project).values_list("synset_id").annotate(n=Count("pk"))
+    )
+    assert by_synset == {left.wnid: 1, right.wnid: 2}
+    assert job.source_report["unmatched_by_wnid"] == {stranger.wnid: 1}
