@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import threading
 import time
 from collections import Counter
@@ -473,7 +474,11 @@ def source_for_job(job: CollectionJob) -> ImageSource:
         "allow_loopback": settings.CANDIDATES_ALLOW_LOOPBACK,
         "max_bytes": settings.CANDIDATES_MAX_BYTES,
     }
-    if "allowed_roots" in config:
+    if "allowed_roots" in config and job.source == "urls":
+        # A URL list uploaded through the web pages is read only from the server's upload
+        # folder, whatever roots its row names.
+        config["allowed_roots"] = [str(settings.CANDIDATES_UPLOAD_DIR)]
+    elif "allowed_roots" in config:
         # A job made through the web pages is confined to the roots the operator allows now,
         # whatever roots its row names; with none allowed any more, it reads nothing.
         config["allowed_roots"] = list(settings.CANDIDATES_FOLDER_ROOTS)
@@ -579,7 +584,24 @@ def source_report_build(source: ImageSource, wnids: Sequence[str]) -> dict:
         report["refused_examples"] = [
             {"where": where[-300:], "why": why[:200]} for where, why in refused[:REPORT_EXAMPLES]
         ]
+        # Per reason, so a summary names every kind of refusal, not only the first examples.
+        report["refused_by_reason"] = dict(
+            Counter(_reason_kind(why) for _, why in refused).most_common(50)
+        )
+    repeated = getattr(source, "duplicate_lines", None) or []
+    if repeated:
+        report["duplicate_lines"] = len(repeated)
+        report["duplicate_examples"] = [
+            {"where": where[-300:], "why": why[:200]} for where, why in repeated[:REPORT_EXAMPLES]
+        ]
     return report
+
+
+def _reason_kind(why: str) -> str:
+    """A refusal reason without its specifics (sizes, names), to count refusals by kind; the
+    scheme of a refused URL stays, as it is the kind ("scheme 'file'")."""
+    kind = why.split(":", 1)[0] if why.startswith("unreadable") else why
+    return re.sub(r"\b\d+\b", "N", kind)[:80]
 
 
 def _job_report_source(job: CollectionJob, source: ImageSource) -> None:
