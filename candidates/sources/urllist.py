@@ -176,8 +176,12 @@ class UrlListSource(ImageSource):
             fmt = "csv" if suffix == ".csv" else "txt" if suffix == ".txt" else "auto"
         rows, self.errors = parse_url_list(raw.decode("utf-8", errors="replace"), fmt=fmt)
         unique: dict[tuple[str, str | None], UrlRow] = {}
+        # Repeated rows are served once, and said so: every line of the list is accounted for.
+        self.duplicate_lines: list[tuple[str, str]] = []
         for row in rows:
-            unique.setdefault((row.url, row.wnid), row)
+            first = unique.setdefault((row.url, row.wnid), row)
+            if first is not row:
+                self.duplicate_lines.append((f"line {row.line}", f"same as line {first.line}"))
         self.rows = list(unique.values())
 
     def named(self) -> list[tuple[str, str | None]]:

@@ -15,12 +15,26 @@ from synsets.selectors import synset_resolve
 
 
 def summary_line(job: CollectionJob) -> str:
+    """Every entry of the source accounted for: stored, duplicate, rejected after download,
+    refused before it (bad list lines, unsafe archive members), a repeated list line, or naming
+    no synset of the job."""
     reasons = ", ".join(f"{k}={v}" for k, v in sorted(job.rejected_by_reason.items())) or "none"
-    return (
+    line = (
         f"job {job.pk} {job.status}: {job.synsets_done}/{len(job.wnids)} synsets, "
         f"stored {job.stored}, duplicates {job.duplicates}, rejected {job.rejected} "
         f"({reasons})"
     )
+    report = job.source_report or {}
+    if report.get("refused_count"):
+        kinds = "; ".join(
+            f"{why}: {n}" for why, n in sorted((report.get("refused_by_reason") or {}).items())
+        )
+        line += f", refused before download {report['refused_count']} ({kinds})"
+    if report.get("duplicate_lines"):
+        line += f", repeated list lines {report['duplicate_lines']}"
+    if report.get("unmatched_count"):
+        line += f", for no synset of this job {report['unmatched_count']}"
+    return line
 
 
 class Command(BaseCommand):
