@@ -38,6 +38,8 @@ _POPCOUNT_16 = np.array([bin(i).count("1") for i in range(1 << 16)], dtype=np.ui
 MIN_INDEXED = 4096
 # Substrings shorter than this make buckets too coarse to beat a scan (radius > 15).
 _MIN_SUBSTRING_BITS = 4
+# From this many hashes on, longer substrings searched within one bit (see _layout).
+WIDE_FROM = 1 << 21
 _DEAD = object()
 
 
@@ -65,40 +67,54 @@ def _as_uint64_array(hashes: Iterable[int] | np.ndarray) -> np.ndarray:
     return np.fromiter((int(h) & _UINT64_MASK for h in hashes), dtype=np.uint64)
 
 
-def substrings(radius: int) -> list[tuple[int, int]]:
+def substrings(radius: int, m: int | None = None) -> list[tuple[int, int]]:
     """(shift, bits) of the m = radius + 1 disjoint substrings covering 64 bits, as even as
     possible (radius 4: four of 13 bits and one of 12). At least four: substrings stay within 16
     bits (small bucket tables), and more substrings than radius + 1 keep the pigeonhole true."""
-    m = max(radius + 1, 4)
+    m = m or max(radius + 1, 4)
     widths = [64 // m + (1 if i < 64 % m else 0) for i in range(m)]
     shifts = np.cumsum([0, *widths[:-1]]).tolist()
     return list(zip(shifts, widths, strict=True))
 
 
 class _Tables:
-    """Exact-match buckets per substring over slots [0, n): for substring j, the slots whose
-    substring value is v are ``order[j][offsets[j][v]:offsets[j][v + 1]]`` (CSR layout)."""
+    """Bucket tables per substring over slots [0, n): for substring j, the slots whose substring
+    value is v are ``order[j][offsets[j][v]:offsets[j][v + 1]]`` (CSR layout). With
+    ``sub_radius`` 1 a lookup also reads the buckets one bit away from the query's value."""
 
-    def __init__(self, hashes: np.ndarray, parts: list[tuple[int, int]]) -> None:
+    def __init__(self, hashes: np.ndarray, parts: list[tuple[int, int]], sub_radius: int) -> None:
         self.size = len(hashes)
         self.parts = parts
+        self.sub_radius = sub_radius
         self.order: list[np.ndarray] = []
         self.offsets: list[np.ndarray] = []
+        self._flips: list[np.ndarray] = []
         for shift, bits in parts:
-            values = ((hashes >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.uint16)
-            # A stable sort of 16-bit keys is a radix sort: linear, and slots stay ascending
-            # inside a bucket.
+            dtype = np.uint16 if bits <= 16 else np.uint32
+            values = ((hashes >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(dtype)
+            # Stable: slots stay ascending inside a bucket (a radix sort for 16-bit keys).
             self.order.append(np.argsort(values, kind="stable").astype(np.uint32))
             counts = np.bincount(values, minlength=1 << bits)
-            self.offsets.append(np.concatenate(([0], np.cumsum(counts))).astype(np.int64))
+            offsets_dtype = np.uint32 if self.size < 2**32 else np.int64
+            self.offsets.append(np.concatenate(([0], np.cumsum(counts))).astype(offsets_dtype))
+            flips = [0] + ([1 << i for i in range(bits)] if sub_radius else [])
+            self._flips.append(np.array(flips, dtype=np.int64))
 
     def candidates(self, query: int) -> np.ndarray:
         chunks = []
-        for (shift, bits), order, offsets in zip(self.parts, self.order, self.offsets, strict=True):
+        for (shift, bits), order, offsets, flips in zip(
+            self.parts, self.order, self.offsets, self._flips, strict=True
+        ):
             value = (query >> shift) & ((1 << bits) - 1)
-            start, stop = offsets[value], offsets[value + 1]
-            if stop > start:
-                chunks.append(order[start:stop])
+            if self.sub_radius == 0:
+                start, stop = offsets[value], offsets[value + 1]
+                if stop > start:
+                    chunks.append(order[start:stop])
+                continue
+            probes = value ^ flips
+            starts, stops = offsets[probes], offsets[probes + 1]
+            for i in np.flatnonzero(stops > starts).tolist():
+                chunks.append(order[starts[i] : stops[i]])
         if not chunks:
             return np.empty(0, dtype=np.uint32)
         return np.concatenate(chunks)
@@ -106,6 +122,21 @@ class _Tables:
     @property
     def nbytes(self) -> int:
         return sum(a.nbytes for a in self.order) + sum(a.nbytes for a in self.offsets)
+
+
+def _layout(radius: int, size: int) -> tuple[list[tuple[int, int]], int]:
+    """Substrings and the radius searched in each. Up to ``WIDE_FROM`` hashes: m = radius + 1
+    substrings of ~13 bits, exact buckets (a bucket holds n / 2^13 hashes: linear, with a small
+    constant). From there on, three substrings of ~21 bits searched within one bit: pigeonhole
+    still holds (three substrings all at two bits or more would be six bits apart), and buckets
+    of n / 2^21 keep the candidates few as n grows — the substring length follows log2(n), as
+    Norouzi et al. advise."""
+    if size >= WIDE_FROM and radius // 3 <= 1:
+        return substrings(radius, m=3), 1
+    parts = substrings(radius) if radius >= 0 else []
+    if parts and min(b for _, b in parts) >= _MIN_SUBSTRING_BITS:
+        return parts, 0
+    return [], 0
 
 
 class HashIndex:
@@ -136,8 +167,7 @@ class HashIndex:
         self._dead = 0
         self._positions: dict[Hashable, int] | None = None if int_keys else {}
         self.radius = radius
-        parts = substrings(radius) if radius >= 0 else []
-        self._parts = parts if parts and min(b for _, b in parts) >= _MIN_SUBSTRING_BITS else []
+        self._parts, _ = _layout(radius, 0)  # empty: no index can be built for this radius
         self._tables: _Tables | None = None
 
     def __len__(self) -> int:
@@ -234,7 +264,10 @@ class HashIndex:
             self._positions = None
             if not self._int_keys:
                 self._position_map()
-        self._tables = _Tables(self._hashes[: self._count], self._parts) if self._parts else None
+        parts, sub_radius = _layout(self.radius, self._count)
+        self._tables = (
+            _Tables(self._hashes[: self._count], parts, sub_radius) if parts else None
+        )
 
     def add(self, key: Hashable, phash: int, *, new: bool = False) -> None:
         """Store `phash` under `key`; re-adding a key replaces its hash (the key then counts as

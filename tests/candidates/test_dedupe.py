@@ -165,11 +165,19 @@ def clustered_hashes(count: int, seed: int) -> list[int]:
     return hashes
 
 
-@pytest.mark.parametrize("radius", [4, 2, 7])
-def test_multi_index_returns_exactly_the_brute_force_neighbours(radius: int) -> None:
+@pytest.mark.parametrize(
+    ("radius", "wide"), [(4, False), (2, False), (7, False), (4, True), (3, True), (5, True)]
+)
+def test_multi_index_returns_exactly_the_brute_force_neighbours(
+    radius: int, wide: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # wide: the layout of large indexes (three substrings searched within one bit), forced on
+    # a small one so the brute force stays quick.
+    monkeypatch.setattr(dedupe, "WIDE_FROM", 10_000 if wide else 10**12)
     hashes = clustered_hashes(30_000, seed=radius)
     index = HashIndex.from_pairs(list(range(len(hashes))), hashes, radius=radius)
     assert index._tables is not None  # the tables, not the scan, answer these lookups
+    assert index._tables.sub_radius == int(wide)
     alive = np.ones(len(hashes), dtype=bool)
     values = np.array(hashes, dtype=np.uint64)
     rng = np.random.default_rng(10 + radius)
