@@ -150,6 +150,7 @@ def test_workers_accuracy_agreement_speed_and_earnings():
 def test_block_and_unblock_from_the_workers_page(client, admin_user):
     client.force_login(admin_user)
     project, workers = voted_project(synsets=1, images=4)
+    project.owners.add(admin_user)  # blocking is the project owners' call
     url = reverse("dashboards:worker-block", args=[project.slug, workers[0].pk])
 
     assert client.post(url, {"reason": "   "}).status_code == 302

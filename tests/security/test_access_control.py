@@ -95,3 +95,66 @@ def test_owner_can_change_their_project(world):
     response = client.patch(f"/api/projects/{project.slug}/", {"name": "Renamed"},
                             content_type="application/json")  # fmt: skip
     assert response.status_code == 200
+
+
+# The README's table of who may do what, row by row, for each role (issue 13).
+def _as(world, role: str) -> Client:
+    from django.contrib.auth import get_user_model
+
+    from labeling.roles import annotator_create, project_member_add
+
+    client = Client()
+    users = get_user_model().objects
+    if role == "anonymous":
+        return client
+    if role == "annotator (not invited)":
+        user = annotator_create(username="uninvited", password=None)
+    elif role == "annotator (invited)":
+        user = annotator_create(username="invited", password=None)
+        project_member_add(project=world["project"], user=user)
+    elif role == "staff, not owner":
+        user = world["other_admin"]
+    elif role == "project owner":
+        user = world["owner"]
+    else:
+        user = users.create_superuser(username="root", password="pw-root-123")
+    client.force_login(user)
+    return client
+
+
+ROLES = ["anonymous", "annotator (not invited)", "annotator (invited)", "staff, not owner",
+         "project owner", "superuser"]  # fmt: skip
+MATRIX = {
+    # (method, route name): expected status per role, in ROLES order
+    ("get", "labeling:grid"): (302, 403, 200, 403, 200, 200),
+    ("get", "labeling:image"): (302, 403, 200, 200, 200, 200),
+    ("get", "candidates:image"): (302, 403, 403, 200, 200, 200),
+    ("get", "schema"): (403, 200, 200, 200, 200, 200),
+    ("get", "dashboards:project"): (302, 403, 403, 200, 200, 200),
+    ("get", "crowds:project"): (302, 302, 302, 200, 200, 200),
+    ("post", "crowds:project"): (302, 302, 302, 403, 302, 302),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_the_readme_role_table(world, role):
+    from django.urls import reverse
+
+    client = _as(world, role)
+    index = ROLES.index(role)
+    kwargs = {
+        "labeling:grid": {"slug": world["project"].slug},
+        "labeling:image": {"candidate_id": world["candidate"].pk},
+        "candidates:image": {"pk": world["candidate"].pk},
+        "schema": {},
+        "dashboards:project": {"slug": world["project"].slug},
+        "crowds:project": {"slug": world["project"].slug},
+    }
+    for (method, name), expected in MATRIX.items():
+        url = reverse(name, kwargs=kwargs[name])
+        if method == "get":
+            status = client.get(url).status_code
+        else:
+            status = client.post(url, {"action": "settings", "crowd_backend": "builtin",
+                                       "budget_dollars": "1"}).status_code  # fmt: skip
+        assert status == expected[index], (role, method, name, status)
