@@ -26,6 +26,7 @@ from labeling.models import Item, Project, ProjectSynset, Vote
 
 # The table needs enough finished seed images before its cells mean anything.
 MIN_SEED_ITEMS_FOR_TABLE = 5
+POSTERIOR_DECIMALS = 4
 
 
 @dataclass(frozen=True)
@@ -237,7 +238,9 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
         for row in items:
             state, posterior, needed = decided[row["pk"]]
             if posterior is not None:
-                posterior = min(max(posterior, 0.0), 1.0)
+                # Stored to 4 decimals: a refit after one HIT nudges every posterior in the
+                # last digits, and rewriting 10,000 rows for that is the recompute's main cost.
+                posterior = round(min(max(posterior, 0.0), 1.0), POSTERIOR_DECIMALS)
             if (state, posterior, needed) != (row["state"], row["posterior"], row["votes_needed"]):
                 changes.append((row["pk"], state, posterior, needed))
         # Lock order of every writer (labeling.locks): images in ascending primary key, so this

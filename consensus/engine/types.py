@@ -38,11 +38,32 @@ def _ordered(values: Iterable[Hashable]) -> list[Hashable]:
 
 
 def _encode(values: Sequence[Hashable], vocabulary: Sequence[Hashable]) -> np.ndarray:
+    fast = _encode_integers(values, vocabulary)
+    if fast is not None:
+        return fast
     position = {value: index for index, value in enumerate(vocabulary)}
     try:
         return np.fromiter((position[v] for v in values), dtype=np.int64, count=len(values))
     except KeyError as error:
         raise ValueError(f"value {error.args[0]!r} is not in the declared labels") from None
+
+
+def _encode_integers(
+    values: Sequence[Hashable], vocabulary: Sequence[Hashable]
+) -> np.ndarray | None:
+    """Vectorised encoding when values and vocabulary are plain integers (database ids)."""
+    if not len(values) or not all(type(v) is int for v in vocabulary):  # noqa: E721
+        return None
+    array = np.asarray(values)
+    if array.dtype.kind not in "iu":
+        return None
+    known = np.asarray(vocabulary, dtype=array.dtype)
+    order = np.argsort(known, kind="stable")
+    position = np.minimum(np.searchsorted(known[order], array), known.size - 1)
+    if not np.array_equal(known[order][position], array):
+        missing = array[known[order][position] != array][0]
+        raise ValueError(f"value {missing.item()!r} is not in the declared labels")
+    return order[position].astype(np.int64)
 
 
 @dataclass(frozen=True)
