@@ -34,7 +34,7 @@ def run_seed(seed: int, *, images: int, n_workers: int, explain: bool = False) -
     from boxes.consensus import box_consensus_pending, box_consensus_recompute
     from boxes.geometry import best_iou, match_greedy
     from boxes.models import Box, BoxImage, BoxTask, BoxVote
-    from boxes.services import box_gold_add, box_images_sync
+    from boxes.services import box_gold_add, box_gold_coverage_add, box_images_sync
     from candidates.models import Candidate
     from labeling.models import Item
     from labeling.projects import project_add_candidates, project_create
@@ -81,6 +81,10 @@ def run_seed(seed: int, *, images: int, n_workers: int, explain: bool = False) -
             x, y, w, h = truth[item.candidate_id][0]
             box_gold_add(item=item, box={"x": x, "y": y, "w": w, "h": h}, good=True)
             box_gold_add(item=item, box={"x": x, "y": y, "w": max(8, w // 2), "h": h}, good=False)
+            # Coverage gold: every instance boxed (yes), and one instance left out (no).
+            boxes = [dict(zip("xywh", b, strict=True)) for b in truth[item.candidate_id]]
+            box_gold_coverage_add(item=item, boxes=boxes, covered=True)
+            box_gold_coverage_add(item=item, boxes=boxes[:-1], covered=False)
     box_images_sync(project=project)
 
     crowd = sim.crowd_make(n_workers, rng)

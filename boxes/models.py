@@ -188,8 +188,9 @@ class BoxTask(TimeStampedModel):
                 name="box_task_quality_has_box",
             ),
             models.CheckConstraint(
-                condition=Q(is_gold=False) | Q(kind="quality", gold_label__isnull=False),
-                name="box_task_gold_is_labelled_quality",
+                condition=Q(is_gold=False)
+                | Q(kind__in=["quality", "coverage"], gold_label__isnull=False),
+                name="box_task_gold_is_labelled_verification",
             ),
             # The loop's invariant: an image waits for one task at a time.
             models.UniqueConstraint(

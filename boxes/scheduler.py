@@ -174,10 +174,10 @@ def _assignment_create(
     synset_id: str,
     task_ids: list[int],
 ) -> BoxAssignment:
-    """Lease ``task_ids`` (locked by the caller), adding gold quality tasks to quality grids."""
+    """Lease ``task_ids`` (locked by the caller), adding gold tasks to verification grids."""
     BoxTask.objects.filter(pk__in=task_ids).update(active_leases=F("active_leases") + 1)
     gold_ids: list[int] = []
-    if kind == TaskKind.QUALITY and config.gold_per_grid:
+    if kind != TaskKind.DRAW and config.gold_per_grid:
         voted, shown = _seen_by(worker)
         gold_ids = list(
             BoxTask.objects.filter(project=project, synset_id=synset_id, kind=kind, is_gold=True)

@@ -129,6 +129,37 @@ def box_gold_add(*, item: Item, box: dict, good: bool) -> BoxTask:
     )  # fmt: skip
 
 
+@transaction.atomic
+def box_gold_coverage_add(*, item: Item, boxes: list[dict], covered: bool) -> BoxTask:
+    """A gold coverage question: ``item``'s image with ``boxes`` drawn, known to be ``covered``
+    (every instance boxed) or not. Mixed into coverage grids like gold quality boxes."""
+    candidate = item.candidate
+    image, _ = BoxImage.objects.get_or_create(
+        item=item,
+        defaults={
+            "project": item.project, "synset_id": item.synset_id, "width": candidate.width,
+            "height": candidate.height, "is_gold": True, "state": BoxImage.State.COVERED,
+        },
+    )  # fmt: skip
+    config = box_settings_get(project=item.project)
+    shown = []
+    for box in boxes:
+        try:
+            parsed = box_parse(
+                box, width=image.width, height=image.height, min_px=config.min_box_px
+            )
+        except BoxInvalid as error:
+            raise MalformedBox(str(error)) from None
+        stored = Box.objects.create(
+            image=image, is_gold=True, state=Box.State.ACCEPTED, **asdict(parsed)
+        )
+        shown.append(stored.pk)
+    return BoxTask.objects.create(
+        project=item.project, synset_id=item.synset_id, image=image, kind=TaskKind.COVERAGE,
+        boxes_shown=shown, answers_needed=0, is_gold=True, gold_label=covered,
+    )  # fmt: skip
+
+
 # -- submissions --------------------------------------------------------------------------------
 
 

@@ -374,3 +374,21 @@ def test_sync_sweep_brings_newly_accepted_images_in():
     )  # fmt: skip
     assert box_images_sync_sweep() == 1
     assert box_images_sync_sweep() == 0
+
+
+def test_gold_coverage_questions_are_mixed_into_coverage_grids():
+    from boxes.services import box_gold_coverage_add
+
+    project = boxed_project(images=2)
+    item = Item.objects.filter(project=project).first()
+    gold = box_gold_coverage_add(
+        item=item, boxes=[{"x": 2, "y": 2, "w": 30, "h": 30}], covered=False
+    )
+    (drawer, verifier) = workers(2)
+    _draw(project, drawer, nothing_left=True)
+    assignment = box_task_next_for_worker(project=project, worker=verifier, kind="coverage")
+    assert gold.pk in set(assignment.tasks.values_list("pk", flat=True))
+    from boxes.selectors import box_assignment_payload
+
+    shown = {t["id"]: t["boxes"] for t in box_assignment_payload(assignment=assignment)["tasks"]}
+    assert [(b["x"], b["w"]) for b in shown[gold.pk]] == [(2, 30)]
