@@ -126,6 +126,7 @@ def test_batches_run_out(admin_user):
 def test_audit_form_starts_a_run(client, admin_user):
     client.force_login(admin_user)
     project = _project_with_depths([2])
+    project.owners.add(admin_user)  # starting an audit is the project owners' call
     response = client.post(
         reverse("dashboards:audits", args=[project.slug]),
         {"synsets_per_depth": "80", "images_per_synset": "2", "seed": "s"},

@@ -109,6 +109,7 @@ def test_ui_export_job_reports_progress_and_streams_a_tar(
     project, client, admin_user, settings, tmp_path, django_capture_on_commit_callbacks
 ):
     settings.EXPORT_ROOT = tmp_path / "exports"
+    project.owners.add(admin_user)  # starting an export is the project owners' call
     client.force_login(admin_user)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = client.post(
@@ -191,6 +192,7 @@ def test_cli_refuses_both_val_rules(project, tmp_path):
 
 
 def test_ui_export_with_images_per_class_and_both_rules_refused(project, client, admin_user):
+    project.owners.add(admin_user)
     client.force_login(admin_user)
     url = reverse("dashboards:exports", args=[project.slug])
 
