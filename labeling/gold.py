@@ -21,9 +21,10 @@ from candidates.models import Candidate
 from synsets.models import Synset
 from synsets.selectors import synset_parents
 
-from .models import MIN_SEED_VOTES, GoldReview, Item, Project, ProjectSynset
+from .models import MIN_SEED_VOTES, GoldReview, Item, Project
 from .projects import project_labelled_synsets
 from .quality import gold_mark
+from .signals import synset_votes_changed_on_commit
 
 # "Clear consensus": at least nine in ten counted votes agree (one dissent in ten at most).
 GOLD_PROPOSAL_AGREEMENT_TENTHS = 9
@@ -189,12 +190,12 @@ def _review_record(
 
 
 def _synsets_need_recompute(*, project: Project, synset_ids: set[str]) -> None:
-    """Gold answers anchor the consensus: the synsets that got some are recomputed by the
-    periodic sweep."""
-    if synset_ids:
-        ProjectSynset.objects.filter(project=project, synset_id__in=synset_ids).update(
-            needs_recompute=True
-        )
+    """Gold answers anchor the consensus: the synsets that got some are recomputed once this
+    commits. Announced, not flagged here: the recompute's debounce enqueues only when it flips
+    ``needs_recompute`` itself, so a flag set here would leave every later vote of the synset
+    waiting for the periodic sweep."""
+    for synset_id in sorted(synset_ids):
+        synset_votes_changed_on_commit(project_id=project.pk, synset_id=synset_id)
 
 
 @transaction.atomic

@@ -13,7 +13,7 @@ from django.utils import timezone
 # The smoothed gold accuracy itself (gold_accuracy_smoothed) is defined beside WorkerProfile in
 # labeling.models, which owns that invariant.
 from .locks import worker_profile_lock
-from .models import Assignment, Item, Project, ProjectSynset, Vote, WorkerProfile
+from .models import Assignment, Item, Project, Vote, WorkerProfile
 from .signals import synset_votes_changed_on_commit
 
 # People verify about one image per 1.7 s in a conventional interface (Krishna et al., CHI
@@ -208,9 +208,8 @@ def _votes_restore(*, votes: Iterable[tuple[int, bool]]) -> None:
 
 
 def _synsets_recompute(synset_keys: Iterable[tuple[int, str]]) -> None:
-    """Flag the synsets for the sweep and ask consensus to recompute them after the commit."""
+    """Ask consensus to recompute the synsets once this commits. Not flagged here: the
+    recompute's debounce enqueues only when it flips ``needs_recompute`` itself (and then the
+    sweep covers a lost enqueue), so a flag set here would leave the synset to the sweep."""
     for project_id, synset_id in sorted(synset_keys):
-        ProjectSynset.objects.filter(project_id=project_id, synset_id=synset_id).update(
-            needs_recompute=True
-        )
         synset_votes_changed_on_commit(project_id=project_id, synset_id=synset_id)

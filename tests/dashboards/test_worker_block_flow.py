@@ -38,9 +38,14 @@ def test_block_asks_for_confirmation_before_anything_changes(client, setup):
 
 
 def test_unblock_brings_the_votes_back_and_recomputes(
-    client, setup, django_capture_on_commit_callbacks
+    client, setup, django_capture_on_commit_callbacks, monkeypatch
 ):
     project, worker = setup
+    enqueued = []
+    monkeypatch.setattr(
+        "consensus.tasks.recompute_synset.apply_async",
+        lambda args, **kwargs: enqueued.append(args[0]),
+    )
     before = _counts(project)
     block = reverse("dashboards:worker-block", args=[project.slug, worker.pk])
     client.post(block, {"reason": "spam", "confirmed": "yes"})
@@ -48,7 +53,8 @@ def test_unblock_brings_the_votes_back_and_recomputes(
     assert _counts(project) != before
     ProjectSynset.objects.filter(project=project).update(needs_recompute=False)
 
-    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+    enqueued.clear()
+    with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             reverse("dashboards:worker-unblock", args=[project.slug, worker.pk]), follow=True
         )
@@ -56,8 +62,9 @@ def test_unblock_brings_the_votes_back_and_recomputes(
     assert "4 of their votes count again" in response.content.decode()
     assert not Vote.objects.filter(worker=worker, status=Vote.Status.EXCLUDED).exists()
     assert _counts(project) == before
-    assert ProjectSynset.objects.get(project=project).needs_recompute
-    assert callbacks  # the recompute is announced once the unblock commits
+    # Once the unblock commits, consensus flags the synset and enqueues its recompute.
+    project_synset = ProjectSynset.objects.get(project=project)
+    assert project_synset.needs_recompute and enqueued == [project_synset.pk]
     assert not WorkerProfile.objects.get(user=worker).blocked
 
 
