@@ -125,7 +125,8 @@ def _svg(
 
     Sized by an inline style at its natural size (one viewBox unit per CSS pixel, so text stays
     at FONT_SIZE px); no width/height attributes, so a stylesheet may still let it scale."""
-    width = max(width, _text_w(title) + 16)
+    # The visible title is set two units larger than the body text.
+    width = max(width, len(_short(title, 80)) * CHAR_W * (FONT_SIZE + 2) / FONT_SIZE + 24)
     height += TITLE_H
     head = (
         f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {_num(width)} {_num(height)}" '

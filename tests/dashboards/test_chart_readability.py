@@ -52,6 +52,8 @@ def test_title_is_visible_and_text_never_shrinks_below_12px(kind):
 
     visible = root.find(f"{SVG}text[@class='chart-title']")
     assert visible is not None and visible.text == root.find(f"{SVG}title").text
+    # The whole title fits (it is drawn two units larger than the body text).
+    assert 8 + len(visible.text) * CHAR_W * (13 + 2) / 13 <= _width(root)
     assert int(root.get("font-size")) >= 12
     # Rendered at the viewBox width: one viewBox unit is one CSS pixel, text stays 13 px.
     width = float(re.search(r"(?:^|;)width:([0-9.]+)px", root.get("style")).group(1))
