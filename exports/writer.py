@@ -247,44 +247,46 @@ def _ends_with_eoi(tail: bytes) -> bool:
 _SOF = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}  # start-of-frame markers
 
 
-def _jpeg_components(handle: BinaryIO) -> int | None:
+def _jpeg_components(head: bytes) -> int | None:
     """Colour components of a JPEG from its frame header (1 grey, 3 RGB/YCbCr, 4 CMYK), walking
-    the marker segments without decoding anything; None if the stream is not such a JPEG."""
-    if handle.read(2) != b"\xff\xd8":
+    the marker segments of the file's first bytes without decoding anything; None if they hold
+    no frame header (not a JPEG, or a header longer than ``head``)."""
+    if head[:2] != b"\xff\xd8":
         return None
-    while True:
-        byte = handle.read(1)
-        if byte != b"\xff":
+    position, end = 2, len(head)
+    while position + 4 <= end:
+        if head[position] != 0xFF:
             return None
-        marker = handle.read(1)
-        while marker == b"\xff":  # fill bytes
-            marker = handle.read(1)
-        if not marker:
-            return None
-        code = marker[0]
+        code = head[position + 1]
+        if code == 0xFF:  # fill byte
+            position += 1
+            continue
         if code == 0x01 or 0xD0 <= code <= 0xD7:  # no payload
+            position += 2
             continue
         if code in (0xD9, 0xDA):  # end of image, start of scan: no frame header before it
             return None
-        length = handle.read(2)
-        if len(length) < 2:
-            return None
-        size = int.from_bytes(length, "big")
         if code in _SOF:
-            payload = handle.read(6)
-            return payload[5] if len(payload) == 6 else None
-        handle.seek(size - 2, os.SEEK_CUR)
+            return head[position + 9] if position + 10 <= end else None
+        position += 2 + int.from_bytes(head[position + 2 : position + 4], "big")
+    return None
+
+
+_HEAD = 1 << 16  # EXIF and ICC segments included, a frame header lies within the first 64 KiB
 
 
 def _plain_jpeg_file(path: Path) -> bool:
     """True when ``path`` is an RGB or greyscale JPEG that ends where it should: it is exported
     byte for byte. Reads the header segments and the last bytes only."""
     try:
-        with open(path, "rb") as handle:
-            if _jpeg_components(handle) not in (1, 3):
+        with open(path, "rb", buffering=0) as handle:
+            size = os.fstat(handle.fileno()).st_size
+            head = handle.read(_HEAD)
+            if _jpeg_components(head) not in (1, 3):
                 return False
-            handle.seek(max(0, os.fstat(handle.fileno()).st_size - _TAIL))
-            return _ends_with_eoi(handle.read())
+            if size > _HEAD:
+                head = os.pread(handle.fileno(), _TAIL, size - _TAIL)
+            return _ends_with_eoi(head[-_TAIL:])
     except OSError:
         return False  # the slow path reads it again and reports what is wrong
 
