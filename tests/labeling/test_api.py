@@ -126,11 +126,14 @@ def test_staff_creates_a_project_and_owners_edit_it(api_client, admin_user, djan
 
 
 @pytest.mark.django_db
-def test_hit_endpoints_are_in_the_openapi_schema(client):
+def test_hit_endpoints_are_in_the_openapi_schema(client, annotator):
+    # The schema is for signed-in users (README: who may do what).
+    client.force_login(annotator)
     schema = client.get(reverse("schema")).content.decode()
     assert "/api/projects/{slug}/hits/next/" in schema
     assert "/api/assignments/{assignment_id}/submit/" in schema
     assert "/api/me/stats/" in schema
+    assert "/api/assignments/{assignment_id}/release/" in schema
 
 
 @pytest.mark.django_db

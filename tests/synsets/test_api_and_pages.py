@@ -79,7 +79,9 @@ def test_search_text_is_escaped(wordnet, client):
     assert "&lt;script&gt;" in html
 
 
-def test_openapi_schema_and_docs(client):
+def test_openapi_schema_and_docs(client, annotator):
+    assert client.get("/api/schema/").status_code in (401, 403)
+    client.force_login(annotator)
     schema = client.get("/api/schema/")
     assert schema.status_code == 200
     assert b"/api/synsets/{wnid}/descendants/" in schema.content
