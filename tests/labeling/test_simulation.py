@@ -141,10 +141,11 @@ def test_truth_from_file_names_counts_descendants_as_positive():
     # given a project over a synset whose candidates are named by wnid (ImageNet file names)
     parent, child, other = SynsetFactory(), SynsetFactory(), SynsetFactory()
     SynsetClosure.objects.create(ancestor=parent, descendant=child, distance=1)
-    project = project_make(synsets=0, images=0)
-    from labeling.models import ProjectSynset
+    from labeling.projects import project_create
 
-    ProjectSynset.objects.create(project=project, synset=parent)
+    project = project_create(
+        name="Truth from names", wnids=[parent.wnid], include_subtrees=False, add_candidates=False
+    )
     names = [f"folder:{parent.wnid}_a.JPEG", f"folder:x/{child.wnid}_b.JPEG",
              f"folder:{other.wnid}_c.JPEG", "folder:no-wnid.jpg"]  # fmt: skip
     candidates = candidates_make(parent, len(names))
