@@ -281,6 +281,7 @@ CELERY_BEAT_SCHEDULE = {
     "crowds-mturk-sync": {"task": "crowds.tasks.crowd_sync_sweep", "schedule": 300.0},
     "boxes-leases-expire": {"task": "boxes.tasks.box_leases_expire_task", "schedule": 60.0},
     "boxes-consensus-sweep": {"task": "boxes.tasks.box_consensus_sweep", "schedule": 120.0},
+    "boxes-images-sync": {"task": "boxes.tasks.box_images_sync_sweep", "schedule": 300.0},
 }
 
 # WordNet through nltk (README.md, WordNet): NLTK_DATA is searched first; on Debian the loader lays
