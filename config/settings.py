@@ -378,6 +378,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Two choice sets share the field name "kind"; name them so the schema is unambiguous.
+    "ENUM_NAME_OVERRIDES": {"BoxTaskKindEnum": "boxes.models.TaskKind"},
 }
 
 # Security defaults; production (DEBUG=False) gets secure cookies and HSTS unless told otherwise.

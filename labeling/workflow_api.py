@@ -282,6 +282,9 @@ class GoldBatchSerializer(serializers.Serializer):
         ref_name = "GoldBatch"
 
     class ItemSerializer(serializers.Serializer):
+        class Meta:
+            ref_name = "GoldBatchItem"
+
         id = serializers.IntegerField()
         thumbnail_url = serializers.CharField()
         image_url = serializers.CharField()

@@ -34,7 +34,11 @@ PUBLIC = {
 # Routes an annotator may use.
 ANNOTATOR = {
     "labeling:grid", "labeling:thumbnail", "labeling:image", "labeling:me",
+    "labeling:index",
     "api-hit-next", "api-assignment-submit", "api-assignment-release", "api-me-stats",
+    # Box tasks are annotators' work too; each checks the project (can_label) inside.
+    "boxes:draw", "boxes:verify",
+    "api-box-next", "api-box-draw", "api-box-verify", "api-box-release",
     "schema", "api-docs",  # any signed-in user: the schema holds no data
 }  # fmt: skip
 ROUTES = all_routes()
