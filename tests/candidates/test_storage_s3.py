@@ -58,13 +58,14 @@ def test_blobs_are_written_once_to_s3(s3_storage):
     assert keys == [name]
 
 
-def test_candidate_files_are_served_from_s3(s3_storage, client, annotator):
+def test_candidate_files_are_served_from_s3(s3_storage, client, admin_user):
     from tests.factories import CandidateFactory
 
     thumb = jpeg_bytes(color=(1, 2, 3))
     name = blob_store(thumbnail_name("cd" * 32), thumb)
     candidate = CandidateFactory(thumbnail=name)
-    client.force_login(annotator)
+    # Candidate pages are staff-only; annotators see images through their HITs.
+    client.force_login(admin_user)
     response = client.get(f"/candidates/{candidate.pk}/thumbnail")
     assert response.status_code == 200
     assert b"".join(response.streaming_content) == thumb
