@@ -7,10 +7,12 @@ PIP := $(VENV)/bin/pip
 SHARED := $(abspath ../shared/data)
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-# Zero-config local run: DEBUG, SQLite and the embedded filesystem broker unless set otherwise.
+# Zero-config local run: DEBUG, SQLite and the embedded filesystem broker unless set otherwise;
+# the demo photos' folder is also a folder staff may collect from in the app.
 RUN_ENV := DEBUG=$${DEBUG:-1} \
 	OMW_DIR=$${OMW_DIR:-$(if $(wildcard $(SHARED)/omw),$(SHARED)/omw,var/nltk_data/corpora/omw-2.0)} \
-	DEMO_IMAGES=$${DEMO_IMAGES:-$(if $(wildcard $(SHARED)/imagenet-samples),$(SHARED)/imagenet-samples,)}
+	DEMO_IMAGES=$${DEMO_IMAGES:-$(if $(wildcard $(SHARED)/imagenet-samples),$(SHARED)/imagenet-samples,)} \
+	CANDIDATES_FOLDER_ROOTS=$${CANDIDATES_FOLDER_ROOTS:-$(if $(wildcard $(SHARED)/imagenet-samples),$(SHARED)/imagenet-samples,)}
 
 .PHONY: run setup test lint system-deps system-deps-test venv clean bench
 
@@ -44,7 +46,7 @@ system-deps-test: system-deps
 # The .env it writes (DEBUG=1, a generated SECRET_KEY, the data folders) makes every later
 # `.venv/bin/python manage.py …` in this checkout see what `make run` sees.
 setup: system-deps $(VENV)/.deps-run
-	$(RUN_ENV) $(PY) -m config.envfile OMW_DIR DEMO_IMAGES
+	$(RUN_ENV) $(PY) -m config.envfile OMW_DIR DEMO_IMAGES CANDIDATES_FOLDER_ROOTS
 	$(RUN_ENV) $(PY) manage.py migrate --no-input -v0
 	$(RUN_ENV) $(PY) manage.py import_wordnet --if-empty
 	$(RUN_ENV) $(PY) manage.py collectstatic --no-input -v0
