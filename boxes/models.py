@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import F, Q
 
 from config.models import TimeStampedModel
-from labeling.models import Item, Project
+from labeling.models import Item, LeasedAssignment, Project
 from synsets.models import Synset
 
 
@@ -215,13 +215,8 @@ class BoxTask(TimeStampedModel):
         return f"{self.kind} task {self.pk} ({self.state})"
 
 
-class BoxAssignment(TimeStampedModel):
+class BoxAssignment(LeasedAssignment):
     """Box work given to one worker under a lease: one draw task, or a grid of verifications."""
-
-    class Status(models.TextChoices):
-        LEASED = "leased", "leased"
-        SUBMITTED = "submitted", "submitted"
-        EXPIRED = "expired", "expired"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="box_assignments")
     worker = models.ForeignKey(
@@ -229,11 +224,6 @@ class BoxAssignment(TimeStampedModel):
     )
     kind = models.CharField(max_length=8, choices=TaskKind.choices)
     synset = models.ForeignKey(Synset, on_delete=models.PROTECT, related_name="+")
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.LEASED)
-    lease_expires_at = models.DateTimeField()
-    submitted_at = models.DateTimeField(null=True, blank=True)
-    duration_ms = models.PositiveIntegerField(null=True, blank=True)
-    reward_cents = models.PositiveIntegerField(default=0)
     result = models.JSONField(null=True, blank=True, help_text="Replayed on a re-post.")
     tasks = models.ManyToManyField(BoxTask, through="BoxAssignmentTask", related_name="assignments")
 

@@ -277,24 +277,35 @@ class WorkerProfile(TimeStampedModel):
         return gold_accuracy_smoothed(correct=self.gold_correct, total=self.gold_total)
 
 
-class Assignment(TimeStampedModel):
-    """One HIT given to one worker: a batch of items of one synset under a lease."""
+class LeasedAssignment(TimeStampedModel):
+    """Work given to one worker under a lease: leased until ``lease_expires_at``, then submitted
+    (with its time, duration and reward) or expired. Every kind of assignment shares this life
+    cycle (HITs here, box tasks in the box stage); each concrete model adds its project, worker,
+    work rows and stored result, and declares its own constraints and indexes."""
 
     class Status(models.TextChoices):
         LEASED = "leased", "leased"
         SUBMITTED = "submitted", "submitted"
         EXPIRED = "expired", "expired"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
-    worker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labeling_assignments"
-    )
-    synset = models.ForeignKey(Synset, on_delete=models.PROTECT, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.LEASED)
     lease_expires_at = models.DateTimeField()
     submitted_at = models.DateTimeField(null=True, blank=True)
     duration_ms = models.PositiveIntegerField(null=True, blank=True)
     reward_cents = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        abstract = True
+
+
+class Assignment(LeasedAssignment):
+    """One HIT given to one worker: a batch of items of one synset under a lease."""
+
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    worker = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labeling_assignments"
+    )
+    synset = models.ForeignKey(Synset, on_delete=models.PROTECT, related_name="+")
     result = models.JSONField(
         null=True, blank=True, help_text="The submission's response, replayed on a re-post."
     )
