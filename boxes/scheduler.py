@@ -21,6 +21,12 @@ from django.db import transaction
 from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
+from labeling.leases import (
+    assignment_lease_end,
+    assignments_expire,
+    assignments_live,
+    leases_return,
+)
 from labeling.models import Project
 from labeling.quality import worker_profile_get
 
@@ -36,18 +42,9 @@ EXPIRE_BATCH = 500
 def box_leases_expire(*, now: datetime | None = None, limit: int = EXPIRE_BATCH) -> int:
     """Expire leased box assignments past their expiry and return their tasks to the pool.
     Assignments being submitted right now are locked and skipped: the submission wins."""
-    now = now or timezone.now()
-    expired = list(
-        BoxAssignment.objects.select_for_update(skip_locked=True)
-        .filter(status=BoxAssignment.Status.LEASED, lease_expires_at__lte=now)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    expired = assignments_expire(BoxAssignment, now=now or timezone.now(), limit=limit)
     if not expired:
         return 0
-    BoxAssignment.objects.filter(pk__in=expired).update(
-        status=BoxAssignment.Status.EXPIRED, updated_at=now
-    )
     _leases_release(
         Counter(
             BoxAssignmentTask.objects.filter(assignment_id__in=expired, is_gold=False).values_list(
@@ -68,13 +65,7 @@ def _leases_release(leased: Counter[int]) -> None:
         .order_by("pk")
         .values_list("pk", flat=True)
     )
-    by_count: dict[int, list[int]] = {}
-    for task_id, count in leased.items():
-        by_count.setdefault(count, []).append(task_id)
-    for count, task_ids in by_count.items():
-        BoxTask.objects.filter(pk__in=task_ids, active_leases__gte=count).update(
-            active_leases=F("active_leases") - count
-        )
+    leases_return(BoxTask, leased)
 
 
 def _seen_by(worker: AbstractBaseUser):
@@ -106,18 +97,6 @@ def open_tasks(*, project: Project, worker: AbstractBaseUser, kind: str) -> Quer
     return queryset
 
 
-def _live(*, project: Project, worker: AbstractBaseUser, kind: str) -> list[BoxAssignment]:
-    return list(
-        BoxAssignment.objects.filter(
-            project=project,
-            worker=worker,
-            kind=kind,
-            status=BoxAssignment.Status.LEASED,
-            lease_expires_at__gt=timezone.now(),
-        ).order_by("pk")
-    )
-
-
 @transaction.atomic
 def box_task_next_for_worker(
     *, project: Project, worker: AbstractBaseUser, kind: str, exclude: Iterable[int] = ()
@@ -133,7 +112,7 @@ def box_task_next_for_worker(
     profile = worker_profile_get(worker=worker, lock=True)
     if profile.blocked or not project.active:
         return None
-    live = _live(project=project, worker=worker, kind=kind)
+    live = assignments_live(BoxAssignment, project=project, worker=worker, kind=kind)
     excluded = set(exclude)
     for assignment in live:
         if assignment.pk not in excluded:
@@ -208,17 +187,9 @@ def _assignment_create(
 def box_assignment_release(*, assignment_id: int, worker: AbstractBaseUser) -> bool:
     """Give up a leased box assignment: its tasks go back to the pool at once (they still count
     as shown to this worker). False when there was no live lease."""
-    assignment = (
-        BoxAssignment.objects.select_for_update(of=("self",))
-        .filter(pk=assignment_id, worker=worker, status=BoxAssignment.Status.LEASED)
-        .first()
-    )
+    assignment = assignment_lease_end(BoxAssignment, assignment_id=assignment_id, worker=worker)
     if assignment is None:
         return False
-    now = timezone.now()
-    BoxAssignment.objects.filter(pk=assignment.pk).update(
-        status=BoxAssignment.Status.EXPIRED, lease_expires_at=now, updated_at=now
-    )
     _leases_release(
         Counter(
             BoxAssignmentTask.objects.filter(assignment=assignment, is_gold=False).values_list(

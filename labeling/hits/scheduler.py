@@ -22,9 +22,14 @@ from datetime import datetime, timedelta
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
+from labeling.leases import (
+    assignment_lease_end,
+    assignments_expire,
+    assignments_live,
+    leases_return,
+)
 from labeling.locks import items_lock
 from labeling.models import Assignment, AssignmentItem, Item, Project
 from labeling.quality import worker_profile_get
@@ -115,18 +120,9 @@ def leases_expire(*, now: datetime | None = None, limit: int = EXPIRE_BATCH) -> 
     Assignments being submitted right now are locked and skipped: the submission wins.
     Returns the number of assignments expired.
     """
-    now = now or timezone.now()
-    expired = list(
-        Assignment.objects.select_for_update(skip_locked=True)
-        .filter(status=Assignment.Status.LEASED, lease_expires_at__lte=now)
-        .order_by("pk")
-        .values_list("pk", flat=True)[:limit]
-    )
+    expired = assignments_expire(Assignment, now=now or timezone.now(), limit=limit)
     if not expired:
         return 0
-    Assignment.objects.filter(pk__in=expired).update(
-        status=Assignment.Status.EXPIRED, updated_at=now
-    )
     leased = Counter(
         AssignmentItem.objects.filter(assignment_id__in=expired, is_gold=False).values_list(
             "item_id", flat=True
@@ -142,24 +138,7 @@ def _leases_release(leased: Counter[int]) -> None:
     if not leased:
         return
     items_lock(leased, fields=("pk",))
-    by_count: dict[int, list[int]] = {}
-    for item_id, count in leased.items():
-        by_count.setdefault(count, []).append(item_id)
-    for count, item_ids in by_count.items():
-        Item.objects.filter(pk__in=item_ids, active_leases__gte=count).update(
-            active_leases=F("active_leases") - count
-        )
-
-
-def _live_assignments(*, project: Project, worker: AbstractBaseUser) -> list[Assignment]:
-    return list(
-        Assignment.objects.filter(
-            project=project,
-            worker=worker,
-            status=Assignment.Status.LEASED,
-            lease_expires_at__gt=timezone.now(),
-        ).order_by("pk")
-    )
+    leases_return(Item, leased)
 
 
 def _synsets_needing_work(*, project: Project, worker: AbstractBaseUser) -> list[str]:
@@ -201,7 +180,7 @@ def hit_next_for_worker(
     profile = worker_profile_get(worker=worker, lock=True)
     if profile.blocked or not project.active:
         return None
-    live = _live_assignments(project=project, worker=worker)
+    live = assignments_live(Assignment, project=project, worker=worker)
     excluded = set(exclude)
     for assignment in live:
         if assignment.pk not in excluded:
@@ -287,17 +266,9 @@ def assignment_release(*, assignment_id: int, worker: AbstractBaseUser) -> bool:
     its images go back to the pool at once instead of waiting for the lease to run out. They
     still count as shown to this worker. Returns False when there was no live lease to give up.
     """
-    assignment = (
-        Assignment.objects.select_for_update(of=("self",))
-        .filter(pk=assignment_id, worker=worker, status=Assignment.Status.LEASED)
-        .first()
-    )
+    assignment = assignment_lease_end(Assignment, assignment_id=assignment_id, worker=worker)
     if assignment is None:
         return False
-    now = timezone.now()
-    Assignment.objects.filter(pk=assignment.pk).update(
-        status=Assignment.Status.EXPIRED, lease_expires_at=now, updated_at=now
-    )
     leased = Counter(
         AssignmentItem.objects.filter(assignment=assignment, is_gold=False).values_list(
             "item_id", flat=True
