@@ -1,6 +1,7 @@
 /* Box verification on the keyboard grid (same markup and keys as the image grid): each tile is
    an image with its box(es) drawn over it; select the tiles whose answer is yes. Keys: arrows
-   move, Space toggles, a all, n none, z larger view, Enter submit, ? help. */
+   move, Space toggles, a all, n none, z larger view, Enter submit, ? help. The shared grid
+   helpers are in static/labeling/tilegrid.js. */
 (function () {
   "use strict";
 
@@ -12,16 +13,12 @@
   const kind = root.dataset.kind;
   const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
   const helpDialog = el("help-dialog"), zoomDialog = el("zoom-dialog");
+  const { tiles, focusTile, currentIndex, arrowKey } = TileGrid.create(grid);
+  const setStatus = TileGrid.setStatus;
+  const post = (url, body) => TileGrid.postJson(url, body, csrf);
   let current = JSON.parse(el("first-task").textContent);
   let startedAt = performance.now();
   let submitting = false;
-
-  const tiles = () => Array.from(grid.querySelectorAll("button.tile"));
-
-  function setStatus(text, isError) {
-    el("status").textContent = text;
-    el("status").classList.toggle("error", !!isError);
-  }
 
   function count() {
     const all = tiles();
@@ -50,27 +47,6 @@
       div.append(box);
     });
     return div;
-  }
-
-  function focusTile(index) {
-    const all = tiles();
-    if (!all.length) return;
-    index = Math.max(0, Math.min(all.length - 1, index));
-    all.forEach((t, i) => (t.tabIndex = i === index ? 0 : -1));
-    all[index].focus();
-  }
-
-  function currentIndex() {
-    const all = tiles();
-    const i = all.indexOf(document.activeElement);
-    return i >= 0 ? i : all.findIndex((t) => t.tabIndex === 0);
-  }
-
-  function columns() {
-    const all = tiles();
-    if (all.length < 2) return 1;
-    const n = all.findIndex((t) => t.offsetTop !== all[0].offsetTop);
-    return n === -1 ? all.length : n;
   }
 
   function toggle(tile, value) {
@@ -107,15 +83,6 @@
     count();
     startedAt = performance.now();
     focusTile(0);
-  }
-
-  async function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
-      body: JSON.stringify(body),
-    });
   }
 
   async function advance() {
@@ -176,20 +143,13 @@
   });
 
   document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (helpDialog.open || zoomDialog.open) {
-      if (event.key === "z" && zoomDialog.open) { zoomDialog.close(); event.preventDefault(); }
-      return;
-    }
+    if (TileGrid.keyBlocked(event, helpDialog, zoomDialog)) return;
     const onTile = event.target.closest && event.target.closest("button.tile");
     const tag = (event.target.tagName || "").toLowerCase();
     const i = currentIndex();
     const all = tiles();
+    if (arrowKey(event.key, i)) { event.preventDefault(); return; }
     switch (event.key) {
-      case "ArrowRight": focusTile(i + 1); break;
-      case "ArrowLeft": focusTile(i - 1); break;
-      case "ArrowDown": focusTile(i + columns()); break;
-      case "ArrowUp": focusTile(i - columns()); break;
       case " ": if (all[i]) { toggle(all[i]); focusTile(i); } break;
       case "a": all.forEach((t) => toggle(t, true)); break;
       case "n": all.forEach((t) => toggle(t, false)); break;
@@ -204,9 +164,7 @@
     }
     event.preventDefault();
   });
-  document.addEventListener("keyup", (event) => {
-    if (event.key === " " && event.target.closest && event.target.closest("button.tile")) event.preventDefault();
-  });
+  TileGrid.preventSpaceActivation();
   el("submit-button").addEventListener("click", submit);
   el("help-button").addEventListener("click", () => helpDialog.showModal());
   render(current);

@@ -1,7 +1,7 @@
 /* Gold review on the keyboard grid: the annotators' grid markup (static/labeling/grid.css) with
    three answers per image instead of two. Keys: arrows move, y = gold yes, x = gold no,
    s = skip, Space cycles, a = all gold yes, n = all skipped, z = larger view, Enter saves,
-   ? = help. Hand-written, no build step. */
+   ? = help. Hand-written, no build step; the shared grid helpers are in tilegrid.js. */
 (function () {
   "use strict";
   const root = document.getElementById("gold-review");
@@ -11,18 +11,14 @@
   const csrf = root.querySelector("input[name=csrfmiddlewaretoken]").value;
   const helpDialog = el("help-dialog");
   const zoomDialog = el("zoom-dialog");
+  const { tiles, focusTile, currentIndex, arrowKey } = TileGrid.create(grid);
+  const setStatus = TileGrid.setStatus;
+  const post = (url, body) => TileGrid.postJson(url, body, csrf);
   const STATES = ["yes", "no", "skip"];
   const LABELS = { yes: "gold yes", no: "gold no", skip: "skip" };
   let batch = JSON.parse(el("first-batch").textContent);
   const seen = [];
   let saving = false;
-
-  const tiles = () => Array.from(grid.querySelectorAll("button.tile"));
-
-  function setStatus(text, isError) {
-    el("status").textContent = text;
-    el("status").classList.toggle("error", !!isError);
-  }
 
   function updateCounts() {
     const counts = { yes: 0, no: 0, skip: 0 };
@@ -35,27 +31,6 @@
     tile.querySelector(".gold-badge").textContent = LABELS[state];
     tile.setAttribute("aria-label", tile.dataset.name + ": " + LABELS[state]);
     updateCounts();
-  }
-
-  function focusTile(index) {
-    const all = tiles();
-    if (!all.length) return;
-    index = Math.max(0, Math.min(all.length - 1, index));
-    all.forEach((t, i) => (t.tabIndex = i === index ? 0 : -1));
-    all[index].focus();
-  }
-
-  function currentIndex() {
-    const all = tiles();
-    const i = all.indexOf(document.activeElement);
-    return i >= 0 ? i : all.findIndex((t) => t.tabIndex === 0);
-  }
-
-  function columns() {
-    const all = tiles();
-    if (all.length < 2) return 1;
-    const n = all.findIndex((t) => t.offsetTop !== all[0].offsetTop);
-    return n === -1 ? all.length : n;
   }
 
   function render(next) {
@@ -99,15 +74,6 @@
       setState(button, item.proposed === true ? "yes" : item.proposed === false ? "no" : "skip");
     });
     focusTile(0);
-  }
-
-  async function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
-      body: JSON.stringify(body),
-    });
   }
 
   async function loadNext() {
@@ -157,22 +123,15 @@
   });
 
   document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (helpDialog.open || zoomDialog.open) {
-      if (event.key === "z" && zoomDialog.open) { zoomDialog.close(); event.preventDefault(); }
-      return;
-    }
+    if (TileGrid.keyBlocked(event, helpDialog, zoomDialog)) return;
     const tag = (event.target.tagName || "").toLowerCase();
     if (tag === "input" || tag === "textarea" || tag === "select") return;
     const onTile = event.target.closest && event.target.closest("button.tile");
     if (!onTile && event.target !== document.body && !root.contains(event.target)) return;
     const i = currentIndex();
     const all = tiles();
+    if (arrowKey(event.key, i)) { event.preventDefault(); return; }
     switch (event.key) {
-      case "ArrowRight": focusTile(i + 1); break;
-      case "ArrowLeft": focusTile(i - 1); break;
-      case "ArrowDown": focusTile(i + columns()); break;
-      case "ArrowUp": focusTile(i - columns()); break;
       case "y": if (all[i]) { setState(all[i], "yes"); focusTile(i + 1); } break;
       case "x": if (all[i]) { setState(all[i], "no"); focusTile(i + 1); } break;
       case "s": if (all[i]) { setState(all[i], "skip"); focusTile(i + 1); } break;
@@ -189,9 +148,7 @@
     }
     event.preventDefault();
   });
-  document.addEventListener("keyup", (event) => {
-    if (event.key === " " && event.target.closest && event.target.closest("button.tile")) event.preventDefault();
-  });
+  TileGrid.preventSpaceActivation();
   el("submit-button").addEventListener("click", save);
   el("help-button").addEventListener("click", () => helpDialog.showModal());
   render(batch);

@@ -1,5 +1,6 @@
 /* The image grid of every page that shows a HIT (templates/labeling/_hit_grid.html):
-   keyboard-first selection and submit. Hand-written, no build step. Keys: arrows move,
+   keyboard-first selection and submit. Hand-written, no build step; the tile focus, arrow keys
+   and JSON posts shared with the other grids are in tilegrid.js. Keys: arrows move,
    Space toggles, a = all, n = none, z = larger view, Enter = submit, ? = help.
 
    data-grid="api": the annotators' page and the audit review — answers go to the JSON API and
@@ -30,7 +31,9 @@
   const csrf = csrfInput ? csrfInput.value : "";
   const helpDialog = el("help-dialog");
   const zoomDialog = el("zoom-dialog");
-  const isOpen = (dialog) => !!(dialog && dialog.open);
+  const { tiles, focusTile, currentIndex, arrowKey } = TileGrid.create(grid);
+  const setStatus = TileGrid.setStatus;
+  const post = (url, body) => TileGrid.postJson(url, body, csrf);
 
   let hit = formMode ? null : JSON.parse(el("first-hit").textContent);
   let prefetched = null;
@@ -38,19 +41,9 @@
   let startedAt = performance.now();
   let submitting = false;
 
-  function tiles() {
-    return Array.from(grid.querySelectorAll("button.tile"));
-  }
-
   // A HIT whose submission the server refused for good (its images were answered already,
   // re-leased after the lease ran out, or the project closed): the page offers to release it.
   let stuck = false;
-
-  function setStatus(text, isError) {
-    const status = el("status");
-    status.textContent = text;
-    status.classList.toggle("error", !!isError);
-  }
 
   function setStuck(value) {
     stuck = value;
@@ -71,28 +64,6 @@
     const pressed = value === undefined ? tile.getAttribute("aria-pressed") !== "true" : value;
     tile.setAttribute("aria-pressed", pressed ? "true" : "false");
     updateCount();
-  }
-
-  function focusTile(index) {
-    const all = tiles();
-    if (!all.length) return;
-    index = Math.max(0, Math.min(all.length - 1, index));
-    all.forEach((t, i) => (t.tabIndex = i === index ? 0 : -1));
-    all[index].focus();
-  }
-
-  function currentIndex() {
-    const all = tiles();
-    const i = all.indexOf(document.activeElement);
-    return i >= 0 ? i : all.findIndex((t) => t.tabIndex === 0);
-  }
-
-  function columns() {
-    const all = tiles();
-    if (all.length < 2) return 1;
-    const top = all[0].offsetTop;
-    const n = all.findIndex((t) => t.offsetTop !== top);
-    return n === -1 ? all.length : n;
   }
 
   function render(next) {
@@ -144,15 +115,6 @@
     updateCount();
     startedAt = performance.now();
     focusTile(0);
-  }
-
-  async function post(url, body) {
-    return fetch(url, {
-      method: "POST",
-      credentials: "same-origin",
-      headers: { "Content-Type": "application/json", "X-CSRFToken": csrf, Accept: "application/json" },
-      body: JSON.stringify(body),
-    });
   }
 
   function prefetch() {
@@ -297,11 +259,7 @@
   });
 
   document.addEventListener("keydown", (event) => {
-    if (event.ctrlKey || event.metaKey || event.altKey) return;
-    if (isOpen(helpDialog) || isOpen(zoomDialog)) {
-      if (event.key === "z" && isOpen(zoomDialog)) { zoomDialog.close(); event.preventDefault(); }
-      return;
-    }
+    if (TileGrid.keyBlocked(event, helpDialog, zoomDialog)) return;
     const tag = (event.target.tagName || "").toLowerCase();
     if (tag === "input" || tag === "textarea") return;
     const onTile = event.target.closest && event.target.closest("button.tile");
@@ -309,11 +267,8 @@
     if (!inLabeler) return;
     const i = currentIndex();
     const all = tiles();
+    if (arrowKey(event.key, i)) { event.preventDefault(); return; }
     switch (event.key) {
-      case "ArrowRight": focusTile(i + 1); break;
-      case "ArrowLeft": focusTile(i - 1); break;
-      case "ArrowDown": focusTile(i + columns()); break;
-      case "ArrowUp": focusTile(i - columns()); break;
       case "Home": focusTile(0); break;
       case "End": focusTile(all.length - 1); break;
       case " ":
@@ -334,12 +289,7 @@
     }
     event.preventDefault();
   });
-  // Space activates a focused button on keyup; the keydown handler already toggled it.
-  document.addEventListener("keyup", (event) => {
-    if (event.key === " " && event.target.closest && event.target.closest("button.tile")) {
-      event.preventDefault();
-    }
-  });
+  TileGrid.preventSpaceActivation();
 
   if (formMode) {
     let sent = false;
