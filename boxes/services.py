@@ -15,6 +15,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from config.errors import CodedError
 from labeling.models import Item, Project
 from labeling.quality import worker_profile_get
 
@@ -24,12 +25,8 @@ from .models import Box, BoxAssignment, BoxAssignmentTask, BoxImage, BoxTask, Bo
 from .project_settings import box_settings_get
 
 
-class BoxSubmissionError(Exception):
+class BoxSubmissionError(CodedError):
     code = "invalid"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class AssignmentNotFound(BoxSubmissionError):

@@ -6,17 +6,14 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from config.errors import CodedError
 from labeling.models import Project
 
 
-class CrowdError(Exception):
+class CrowdError(CodedError):
     """A crowd operation that could not be done; ``message`` is shown to the admin as is."""
 
     code = "crowd_error"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class CrowdUnavailable(CrowdError):

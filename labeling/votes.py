@@ -21,19 +21,17 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.db.models.functions import Greatest
 
+from config.errors import CodedError
+
 from .models import Assignment, Item, Project, Vote, WorkerProfile
 from .quality import flags_record, gold_score
 from .signals import synset_votes_changed_on_commit
 
 
-class SubmissionError(Exception):
+class SubmissionError(CodedError):
     """A submission that cannot be accepted; ``code`` is stable for API clients."""
 
     code = "invalid"
-
-    def __init__(self, message: str):
-        super().__init__(message)
-        self.message = message
 
 
 class AssignmentNotFound(SubmissionError):
