@@ -10,9 +10,9 @@ from rest_framework.exceptions import PermissionDenied
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from config.throttling import ScopedRateThrottle
+from labeling.api import WorkerApi, assignment_project_check, submission_refusal
 from labeling.models import Project
-from labeling.permissions import IsAnnotatorOrStaff, IsStaff, can_label
+from labeling.permissions import IsStaff, can_label
 
 from .audit import box_audit_draw, box_audit_next
 from .models import BoxAssignment, TaskKind
@@ -24,34 +24,6 @@ from .services import (
     box_draw_submit,
     box_verify_submit,
 )
-
-CONFLICTS = {"lease_expired", "already_submitted", "project_closed"}
-
-
-def _check_assignment_project(user, assignment_id: int) -> None:
-    """The worker's own assignment must belong to a project they may still label (someone
-    else's assignment is left to the service, which answers 404)."""
-    assignment = (
-        BoxAssignment.objects.select_related("project")
-        .filter(pk=assignment_id, worker=user)
-        .first()
-    )
-    if assignment is not None and not can_label(user, assignment.project):
-        raise PermissionDenied("you are not an annotator of this project")
-
-
-def _refusal(error: BoxSubmissionError) -> Response:
-    # Every refusal is final: the page releases the task and moves on (or fixes its box).
-    body = {"code": error.code, "detail": error.message, "final": True}
-    if isinstance(error, AssignmentNotFound):
-        return Response(body, status=404)
-    return Response(body, status=409 if error.code in CONFLICTS else 400)
-
-
-class _WorkerApi(APIView):
-    permission_classes = [IsAnnotatorOrStaff]
-    throttle_classes = [ScopedRateThrottle]
-    throttle_scope = "worker"
 
 
 class BoxSerializer(serializers.Serializer):
@@ -81,7 +53,7 @@ class BoxAssignmentSerializer(serializers.Serializer):
     tasks = TaskSerializer(many=True)
 
 
-class BoxTaskNextApi(_WorkerApi):
+class BoxTaskNextApi(WorkerApi):
     """Lease the worker's next box task of ``kind`` (draw, quality or coverage); 204 when none."""
 
     class InputSerializer(serializers.Serializer):
@@ -124,7 +96,7 @@ class BoxSubmitResultSerializer(serializers.Serializer):
     nothing_left = serializers.BooleanField()
 
 
-class BoxDrawApi(_WorkerApi):
+class BoxDrawApi(WorkerApi):
     """Submit one drawn box (image pixels) or ``nothing_left``. Idempotent on a re-post."""
 
     class InputSerializer(serializers.Serializer):
@@ -139,7 +111,7 @@ class BoxDrawApi(_WorkerApi):
 
     @extend_schema(request=InputSerializer, responses={200: BoxSubmitResultSerializer})
     def post(self, request, assignment_id: int):
-        _check_assignment_project(request.user, assignment_id)
+        assignment_project_check(BoxAssignment, request.user, assignment_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
@@ -150,11 +122,11 @@ class BoxDrawApi(_WorkerApi):
                 duration_ms=values["duration_ms"],
             )  # fmt: skip
         except BoxSubmissionError as error:
-            return _refusal(error)
+            return submission_refusal(error)
         return Response(BoxSubmitResultSerializer(result.as_dict()).data)
 
 
-class BoxVerifyApi(_WorkerApi):
+class BoxVerifyApi(WorkerApi):
     """Submit yes/no answers for every task of a quality or coverage assignment."""
 
     class InputSerializer(serializers.Serializer):
@@ -167,7 +139,7 @@ class BoxVerifyApi(_WorkerApi):
 
     @extend_schema(request=InputSerializer, responses={200: BoxSubmitResultSerializer})
     def post(self, request, assignment_id: int):
-        _check_assignment_project(request.user, assignment_id)
+        assignment_project_check(BoxAssignment, request.user, assignment_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         kind = (
@@ -183,16 +155,16 @@ class BoxVerifyApi(_WorkerApi):
         except BoxSubmissionError:
             if kind is None:
                 error = AssignmentNotFound("no such box assignment for this worker")
-            return _refusal(error)
+            return submission_refusal(error)
         return Response(BoxSubmitResultSerializer(result.as_dict()).data)
 
 
-class BoxReleaseApi(_WorkerApi):
+class BoxReleaseApi(WorkerApi):
     """Give up a leased box assignment: its tasks return to the pool at once."""
 
     @extend_schema(request=None, responses={200: OpenApiResponse(description="released or not")})
     def post(self, request, assignment_id: int):
-        _check_assignment_project(request.user, assignment_id)
+        assignment_project_check(BoxAssignment, request.user, assignment_id)
         released = box_assignment_release(assignment_id=assignment_id, worker=request.user)
         return Response({"released": released})
 
@@ -249,5 +221,5 @@ class BoxAuditDrawApi(APIView):
                 box=data.validated_data["box"], nothing_left=data.validated_data["nothing_left"],
             )  # fmt: skip
         except BoxSubmissionError as error:
-            return _refusal(error)
+            return submission_refusal(error)
         return Response({"boxes": len(review.boxes), "done": review.done})

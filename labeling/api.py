@@ -3,6 +3,7 @@ worker), projects (staff; edits by project owners) and invite links (project own
 
 from __future__ import annotations
 
+from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -13,30 +14,48 @@ from rest_framework.exceptions import ValidationError as ApiValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from config.errors import CodedError
 from config.throttling import ScopedRateThrottle
 
 from .hits.scheduler import assignment_release, hit_next_for_worker
 from .hits.selectors import hit_payload, worker_stats
 from .hits.submission import AssignmentNotFound, SubmissionError, assignment_submit
 from .invites import DEFAULT_INVITE_DAYS, MAX_INVITE_DAYS, invite_create, invite_resolve
-from .models import Assignment, Project
+from .models import Assignment, LeasedAssignment, Project
 from .permissions import IsAnnotatorOrStaff, IsStaff, can_label
 from .projects import PROJECT_SETTINGS, project_can_edit, project_create, project_update
 from .selection import PRESET_NAMES
 
+# Refusals caused by time or by another request: the client is told 409 (conflict).
+REFUSAL_CONFLICTS = frozenset({"lease_expired", "already_submitted", "project_closed"})
 
-def _require_project_labeler(user, assignment_id: int) -> None:
-    """The worker's own assignment must belong to a project they may still label through this
-    API: a panel participant's or MTurk worker's HIT goes through their crowd's flow, never here.
-    (Someone else's assignment is left to the service, which answers 404.)"""
+
+def assignment_project_check(
+    model: type[LeasedAssignment], user: AbstractBaseUser, assignment_id: int
+) -> None:
+    """The worker's own assignment (of ``model``) must belong to a project they may still label
+    through this API: a panel participant's or MTurk worker's HIT goes through their crowd's
+    flow, never here. (Someone else's assignment is left to the service, which answers 404.)"""
     assignment = (
-        Assignment.objects.select_related("project").filter(pk=assignment_id, worker=user).first()
+        model.objects.select_related("project").filter(pk=assignment_id, worker=user).first()
     )
     if assignment is not None and not can_label(user, assignment.project):
         raise PermissionDenied("you are not an annotator of this project")
 
 
-class _WorkerApi(APIView):
+def submission_refusal(error: CodedError) -> Response:
+    """The answer to a refused submission (any error with a stable ``code`` and a ``message``).
+    Every refusal is final: re-posting the same answers can never succeed, so the client
+    releases the assignment (POST …/release/) and moves on to the next one."""
+    body = {"code": error.code, "detail": error.message, "final": True}
+    if error.code == AssignmentNotFound.code:
+        return Response(body, status=404)
+    return Response(body, status=409 if error.code in REFUSAL_CONFLICTS else 400)
+
+
+# A worker's endpoint: annotators and staff, throttled per worker. (A comment, not a docstring:
+# the OpenAPI schema would show it for a subclass without one.)
+class WorkerApi(APIView):
     permission_classes = [IsAnnotatorOrStaff]
     throttle_classes = [ScopedRateThrottle]
     throttle_scope = "worker"
@@ -69,7 +88,7 @@ class HitSerializer(serializers.Serializer):
     items = ItemSerializer(many=True)
 
 
-class HitNextApi(_WorkerApi):
+class HitNextApi(WorkerApi):
     """Lease the worker's next HIT in a project (or return their live one).
 
     ``exclude`` lists assignment ids the client already holds, to prefetch the following HIT.
@@ -102,7 +121,7 @@ class HitNextApi(_WorkerApi):
         return Response(HitSerializer(hit_payload(assignment=assignment)).data)
 
 
-class AssignmentSubmitApi(_WorkerApi):
+class AssignmentSubmitApi(WorkerApi):
     """Submit the answers of one assignment. Idempotent: a re-post returns the same result."""
 
     class InputSerializer(serializers.Serializer):
@@ -126,7 +145,7 @@ class AssignmentSubmitApi(_WorkerApi):
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request, assignment_id: int):
-        _require_project_labeler(request.user, assignment_id)
+        assignment_project_check(Assignment, request.user, assignment_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -134,17 +153,11 @@ class AssignmentSubmitApi(_WorkerApi):
                 assignment_id=assignment_id, worker=request.user, **data.validated_data
             )
         except SubmissionError as error:
-            # Every refusal is final: re-posting the same answers can never succeed, so the
-            # client releases this HIT (POST …/release/) and moves on to the next one.
-            body = {"code": error.code, "detail": error.message, "final": True}
-            if isinstance(error, AssignmentNotFound):
-                return Response(body, status=404)
-            conflict = error.code in {"lease_expired", "already_submitted", "project_closed"}
-            return Response(body, status=409 if conflict else 400)
+            return submission_refusal(error)
         return Response(self.OutputSerializer(result.as_dict()).data)
 
 
-class AssignmentReleaseApi(_WorkerApi):
+class AssignmentReleaseApi(WorkerApi):
     """Give up a leased HIT: its images return to the pool at once (they stay "shown" to this
     worker). The page calls this when a submission was refused for good."""
 
@@ -156,12 +169,12 @@ class AssignmentReleaseApi(_WorkerApi):
 
     @extend_schema(request=None, responses={200: OutputSerializer})
     def post(self, request, assignment_id: int):
-        _require_project_labeler(request.user, assignment_id)
+        assignment_project_check(Assignment, request.user, assignment_id)
         released = assignment_release(assignment_id=assignment_id, worker=request.user)
         return Response(self.OutputSerializer({"released": released}).data)
 
 
-class MeStatsApi(_WorkerApi):
+class MeStatsApi(WorkerApi):
     """The signed-in worker's HITs, votes, gold accuracy (smoothed) and earnings."""
 
     class OutputSerializer(serializers.Serializer):
