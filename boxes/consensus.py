@@ -21,7 +21,7 @@ from consensus.engine.types import Decision, VoteMatrix
 from consensus.engine.types import Vote as EngineVote
 
 from . import loop
-from .models import BoxConsensusState, BoxImage, BoxProject, BoxTask, BoxVote, TaskKind
+from .models import BoxConsensusState, BoxProject, BoxTask, BoxVote, TaskKind
 from .project_settings import box_settings_get
 
 
@@ -109,21 +109,7 @@ def box_consensus_recompute(
         accepted = rejected = 0
         final = {pk: v for pk, v in decided.items() if v[0] is not Decision.NEED_MORE}
         if final:
-            image_ids = sorted(
-                set(BoxTask.objects.filter(pk__in=final).values_list("image_id", flat=True))
-            )
-            images = {
-                i.pk: i
-                for i in BoxImage.objects.select_for_update(no_key=True)
-                .filter(pk__in=image_ids)
-                .order_by("pk")
-            }
-            locked = {
-                t.pk: t
-                for t in BoxTask.objects.select_for_update(no_key=True)
-                .filter(pk__in=sorted(final))
-                .order_by("pk")
-            }
+            images, locked = loop.images_tasks_lock(final)
             for pk in sorted(final):
                 task = locked[pk]
                 if task.state != BoxTask.State.OPEN:

@@ -11,6 +11,8 @@ row lock (images are locked before tasks, in primary-key order).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 from django.contrib.auth.models import AbstractBaseUser
 
 from .models import (
@@ -23,6 +25,28 @@ from .models import (
     BoxVote,
     TaskKind,
 )
+
+
+def images_tasks_lock(task_ids: Iterable[int]) -> tuple[dict[int, BoxImage], dict[int, BoxTask]]:
+    """Lock the images of ``task_ids``, then the tasks themselves, each in primary-key order
+    (``FOR NO KEY UPDATE``); returns both by key."""
+    task_ids = sorted(set(task_ids))
+    image_ids = sorted(
+        set(BoxTask.objects.filter(pk__in=task_ids).values_list("image_id", flat=True))
+    )
+    images = {
+        image.pk: image
+        for image in BoxImage.objects.select_for_update(no_key=True)
+        .filter(pk__in=image_ids)
+        .order_by("pk")
+    }
+    tasks = {
+        task.pk: task
+        for task in BoxTask.objects.select_for_update(no_key=True)
+        .filter(pk__in=task_ids)
+        .order_by("pk")
+    }
+    return images, tasks
 
 
 def _task_create(image: BoxImage, kind: str, *, answers: int, **fields) -> BoxTask:

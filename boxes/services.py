@@ -199,25 +199,6 @@ def _finish(
     return result
 
 
-def _lock_images_then_tasks(task_ids: list[int]) -> tuple[dict[int, BoxImage], dict[int, BoxTask]]:
-    image_ids = sorted(
-        set(BoxTask.objects.filter(pk__in=task_ids).values_list("image_id", flat=True))
-    )
-    images = {
-        image.pk: image
-        for image in BoxImage.objects.select_for_update(no_key=True)
-        .filter(pk__in=image_ids)
-        .order_by("pk")
-    }
-    tasks = {
-        task.pk: task
-        for task in BoxTask.objects.select_for_update(no_key=True)
-        .filter(pk__in=sorted(task_ids))
-        .order_by("pk")
-    }
-    return images, tasks
-
-
 def _enqueue_recompute(*, project_id: int, synset_id: str, kind: str) -> None:
     from .tasks import box_consensus_recompute_task
 
@@ -260,7 +241,7 @@ def box_draw_submit(
     if not BoxAssignmentTask.objects.filter(assignment=assignment, task_id=task_id).exists():
         raise TaskNotInAssignment("that image is not the one in this task")
     worker_profile_get(worker=worker, lock=True)
-    images, tasks = _lock_images_then_tasks([task_id])
+    images, tasks = loop.images_tasks_lock([task_id])
     task = tasks[task_id]
     image = images[task.image_id]
     config = box_settings_get(project=assignment.project)
@@ -330,7 +311,7 @@ def box_verify_submit(
         raise TaskNotInAssignment("the answers must cover exactly this assignment's tasks")
 
     worker_profile_get(worker=worker, lock=True)
-    _, tasks = _lock_images_then_tasks(list(entries))
+    _, tasks = loop.images_tasks_lock(entries)
     now = timezone.now()
     expired = (
         assignment.status == BoxAssignment.Status.EXPIRED or assignment.lease_expires_at <= now
