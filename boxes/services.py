@@ -16,6 +16,7 @@ from django.db.models import F
 from django.utils import timezone
 
 from config.errors import CodedError
+from labeling.leases import assignment_submitted
 from labeling.models import Item, Project
 from labeling.quality import worker_profile_get
 
@@ -186,16 +187,13 @@ def _replay(assignment: BoxAssignment, answer: dict) -> BoxSubmitResult | None:
 def _finish(
     assignment: BoxAssignment, result: BoxSubmitResult, answer: dict, duration_ms: int
 ) -> BoxSubmitResult:
-    assignment.status = BoxAssignment.Status.SUBMITTED
-    assignment.submitted_at = timezone.now()
-    assignment.duration_ms = max(0, int(duration_ms))
-    assignment.reward_cents = result.reward_cents
-    assignment.result = {**result.as_dict(), "_answer": answer}
-    assignment.save(
-        update_fields=[
-            "status", "submitted_at", "duration_ms", "reward_cents", "result", "updated_at",
-        ]
-    )  # fmt: skip
+    assignment_submitted(
+        assignment,
+        now=timezone.now(),
+        duration_ms=duration_ms,
+        reward_cents=result.reward_cents,
+        result={**result.as_dict(), "_answer": answer},
+    )
     return result
 
 

@@ -68,6 +68,28 @@ def assignment_lease_end(
     return assignment
 
 
+def assignment_submitted(
+    assignment: LeasedAssignment,
+    *,
+    now: datetime,
+    duration_ms: int,
+    reward_cents: int,
+    result: dict,
+) -> None:
+    """Record a submission on the (locked) assignment: submitted at ``now``, with the worker's
+    time, the reward and the stored ``result`` a re-post is answered with."""
+    assignment.status = assignment.Status.SUBMITTED
+    assignment.submitted_at = now
+    assignment.duration_ms = max(0, int(duration_ms))
+    assignment.reward_cents = reward_cents
+    assignment.result = result
+    assignment.save(
+        update_fields=[
+            "status", "submitted_at", "duration_ms", "reward_cents", "result", "updated_at",
+        ]
+    )  # fmt: skip
+
+
 def leases_return(model: type[models.Model], leased: Counter[int]) -> None:
     """Take ``leased[pk]`` leases off the ``active_leases`` counter of each row of ``model``
     (never below zero). Lock the rows first, in primary-key order, as the caller's lock order

@@ -10,6 +10,7 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
+from labeling.leases import assignment_submitted
 from labeling.locks import assignment_lock, items_lock, worker_profile_lock
 from labeling.models import Assignment, AssignmentItem, Item, Vote
 from labeling.votes import (  # noqa: F401 (the errors are this module's API too)
@@ -121,17 +122,14 @@ def assignment_submit(
         flags=tally.flags,
         blocked=tally.blocked,
     )
-    assignment.status = Assignment.Status.SUBMITTED
-    assignment.submitted_at = now
-    assignment.duration_ms = max(0, int(duration_ms))
-    assignment.reward_cents = result.reward_cents
-    # Votes on images that no longer needed them (a late submission) are kept, and said so.
-    assignment.result = {**result.as_dict(), "_answers": answers, "_extra_votes": tally.extra_votes}
-    assignment.save(
-        update_fields=[
-            "status", "submitted_at", "duration_ms", "reward_cents", "result", "updated_at",
-        ]
-    )  # fmt: skip
+    assignment_submitted(
+        assignment,
+        now=now,
+        duration_ms=duration_ms,
+        reward_cents=result.reward_cents,
+        # Votes on images that no longer needed them (a late submission) are kept, and said so.
+        result={**result.as_dict(), "_answers": answers, "_extra_votes": tally.extra_votes},
+    )
     return result
 
 
