@@ -17,11 +17,11 @@ from django.urls import reverse
 
 from labeling.models import Project
 
-from .geometry import BoxInvalid, best_iou, box_parse, match_greedy
+from .geometry import best_iou, match_greedy
 from .models import Box, BoxAuditReview, BoxImage
 from .project_settings import box_settings_get
 from .selectors import synset_summary
-from .services import MalformedBox
+from .services import MalformedBox, box_checked
 
 DEFAULT_SAMPLE = 50
 THRESHOLDS = (0.5, 0.7)
@@ -99,13 +99,7 @@ def box_audit_draw(
     if review.done:
         raise MalformedBox("this image's review is finished")
     if box is not None:
-        config = box_settings_get(project=project)
-        try:
-            parsed = box_parse(
-                box, width=image.width, height=image.height, min_px=config.min_box_px
-            )
-        except BoxInvalid as error:
-            raise MalformedBox(str(error)) from None
+        parsed = box_checked(box, image=image, config=box_settings_get(project=project))
         review.boxes = [*review.boxes, list(asdict(parsed).values())]
     else:
         review.done = True

@@ -21,8 +21,17 @@ from labeling.models import Item, Project
 from labeling.quality import worker_profile_get
 
 from . import loop
-from .geometry import BoxInvalid, box_parse
-from .models import Box, BoxAssignment, BoxAssignmentTask, BoxImage, BoxTask, BoxVote, TaskKind
+from .geometry import BoxInvalid, PixelBox, box_parse
+from .models import (
+    Box,
+    BoxAssignment,
+    BoxAssignmentTask,
+    BoxImage,
+    BoxProject,
+    BoxTask,
+    BoxVote,
+    TaskKind,
+)
 from .project_settings import box_settings_get
 
 
@@ -100,10 +109,18 @@ def box_images_sync(*, project: Project, limit: int | None = None) -> int:
     return added
 
 
-@transaction.atomic
-def box_gold_add(*, item: Item, box: dict, good: bool) -> BoxTask:
-    """A gold quality question: ``box`` on ``item``'s image, known to be ``good`` or not. Gold
-    tasks are mixed into quality grids and anchor the consensus's worker model."""
+def box_checked(box: dict, *, image: BoxImage, config: BoxProject) -> PixelBox:
+    """``box`` parsed and checked against ``image`` (whole pixels, inside it, at least
+    ``min_box_px`` on each side); :class:`MalformedBox` otherwise."""
+    try:
+        return box_parse(box, width=image.width, height=image.height, min_px=config.min_box_px)
+    except BoxInvalid as error:
+        raise MalformedBox(str(error)) from None
+
+
+def _gold_image(item: Item) -> BoxImage:
+    """``item``'s box record for gold questions: created gold and covered (outside the loop)
+    when it has none."""
     candidate = item.candidate
     image, _ = BoxImage.objects.get_or_create(
         item=item,
@@ -112,11 +129,16 @@ def box_gold_add(*, item: Item, box: dict, good: bool) -> BoxTask:
             "height": candidate.height, "is_gold": True, "state": BoxImage.State.COVERED,
         },
     )  # fmt: skip
+    return image
+
+
+@transaction.atomic
+def box_gold_add(*, item: Item, box: dict, good: bool) -> BoxTask:
+    """A gold quality question: ``box`` on ``item``'s image, known to be ``good`` or not. Gold
+    tasks are mixed into quality grids and anchor the consensus's worker model."""
+    image = _gold_image(item)
     config = box_settings_get(project=item.project)
-    try:
-        parsed = box_parse(box, width=image.width, height=image.height, min_px=config.min_box_px)
-    except BoxInvalid as error:
-        raise MalformedBox(str(error)) from None
+    parsed = box_checked(box, image=image, config=config)
     stored = Box.objects.create(
         image=image, is_gold=True, state=Box.State.ACCEPTED if good else Box.State.REJECTED,
         **asdict(parsed),
@@ -131,23 +153,11 @@ def box_gold_add(*, item: Item, box: dict, good: bool) -> BoxTask:
 def box_gold_coverage_add(*, item: Item, boxes: list[dict], covered: bool) -> BoxTask:
     """A gold coverage question: ``item``'s image with ``boxes`` drawn, known to be ``covered``
     (every instance boxed) or not. Mixed into coverage grids like gold quality boxes."""
-    candidate = item.candidate
-    image, _ = BoxImage.objects.get_or_create(
-        item=item,
-        defaults={
-            "project": item.project, "synset_id": item.synset_id, "width": candidate.width,
-            "height": candidate.height, "is_gold": True, "state": BoxImage.State.COVERED,
-        },
-    )  # fmt: skip
+    image = _gold_image(item)
     config = box_settings_get(project=item.project)
     shown = []
     for box in boxes:
-        try:
-            parsed = box_parse(
-                box, width=image.width, height=image.height, min_px=config.min_box_px
-            )
-        except BoxInvalid as error:
-            raise MalformedBox(str(error)) from None
+        parsed = box_checked(box, image=image, config=config)
         stored = Box.objects.create(
             image=image, is_gold=True, state=Box.State.ACCEPTED, **asdict(parsed)
         )
@@ -243,14 +253,7 @@ def box_draw_submit(
     task = tasks[task_id]
     image = images[task.image_id]
     config = box_settings_get(project=assignment.project)
-    parsed = None
-    if box is not None:
-        try:
-            parsed = box_parse(
-                box, width=image.width, height=image.height, min_px=config.min_box_px
-            )
-        except BoxInvalid as error:
-            raise MalformedBox(str(error)) from None
+    parsed = box_checked(box, image=image, config=config) if box is not None else None
     if task.state != BoxTask.State.OPEN or task.answers_needed == 0:
         raise LeaseExpired("this image was boxed by someone else meanwhile")
 
