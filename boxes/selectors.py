@@ -9,9 +9,8 @@ from collections import Counter
 from django.db.models import Count, Q, Sum
 from django.urls import reverse
 
+from labeling.hits.selectors import synset_card
 from labeling.models import Project
-from synsets.models import Synset
-from synsets.selectors import synset_parents
 
 from .models import (
     Box,
@@ -31,15 +30,10 @@ INSTRUCTIONS = {
 
 
 def synset_summary(wnid: str) -> dict:
-    synset = Synset.objects.get(pk=wnid)
-    parent = synset_parents(synset.wnid).first()
-    return {
-        "wnid": synset.wnid,
-        "name": synset.name,
-        "lemmas": synset.lemmas,
-        "gloss": synset.gloss,
-        "parent": {"wnid": parent.wnid, "name": parent.name} if parent else None,
-    }
+    """The synset as the grids show it (``synset_card``), without the Wikipedia link."""
+    card = synset_card(wnid)
+    del card["wikipedia_url"]
+    return card
 
 
 def _box(row) -> dict:
