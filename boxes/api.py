@@ -152,9 +152,11 @@ class BoxVerifyApi(WorkerApi):
                 assignment_id=assignment_id, worker=request.user, kind=kind or "",
                 **data.validated_data,
             )  # fmt: skip
-        except BoxSubmissionError:
+        except BoxSubmissionError as error:
             if kind is None:
-                error = AssignmentNotFound("no such box assignment for this worker")
+                return submission_refusal(
+                    AssignmentNotFound("no such box assignment for this worker")
+                )
             return submission_refusal(error)
         return Response(BoxSubmitResultSerializer(result.as_dict()).data)
 

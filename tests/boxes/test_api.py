@@ -121,6 +121,39 @@ def test_quality_grid_shows_the_box_and_takes_answers(api_client):
     assert _next(client, project, "quality").status_code == 204
 
 
+def test_verify_refusals_are_clear_and_change_nothing(api_client):
+    project = boxed_project(images=2)
+    drawer, verifier = workers(2)
+    client = _client(api_client, drawer)
+    for _ in range(2):
+        payload = _next(client, project, "draw").json()
+        client.post(
+            payload["submit_url"],
+            {"task": payload["tasks"][0]["id"], "box": {"x": 3, "y": 4, "w": 30, "h": 20},
+             "duration_ms": 5},
+            format="json",
+        )  # fmt: skip
+    client = _client(api_client, verifier)
+    grid = _next(client, project, "quality").json()
+    ids = [t["id"] for t in grid["tasks"]]
+    # An answer for a task that is not in this assignment: 400, nothing stored.
+    stray = client.post(
+        grid["submit_url"], {"yes": ids + [10**9], "no": [], "duration_ms": 5}, format="json"
+    )
+    assert stray.status_code == 400, stray.content
+    assert stray.json()["final"] is True and stray.json()["code"]
+    assert not BoxVote.objects.filter(worker=verifier).exists()
+    # The real answer, then a re-post with other answers: the first stands (409).
+    first = client.post(grid["submit_url"], {"yes": ids, "no": [], "duration_ms": 5}, format="json")
+    assert first.status_code == 200
+    changed = client.post(
+        grid["submit_url"], {"yes": [], "no": ids, "duration_ms": 5}, format="json"
+    )
+    assert changed.status_code == 409, changed.content
+    assert changed.json()["code"] == "already_submitted"
+    assert set(BoxVote.objects.filter(worker=verifier).values_list("label", flat=True)) == {True}
+
+
 def test_progress_is_for_staff_only(api_client, admin_user):
     project = boxed_project(images=2)
     (worker,) = workers(1)
