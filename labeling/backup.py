@@ -1,6 +1,7 @@
-"""Portable backup of the paid work: projects, their synsets, candidates' identity, items,
-assignments, votes and the consensus decisions, as JSON Lines — and a restore into an empty
-database after which recomputing consensus gives the same posteriors and decisions.
+"""Portable backup of the paid work: projects, their members, their synsets, candidates'
+identity, items, assignments, votes and the consensus decisions, as JSON Lines — and a restore
+into an empty database after which recomputing consensus gives the same posteriors and
+decisions.
 
 One JSON object per line, ``{"type": ..., ...}``, in dependency order (a restore streams it).
 Rows reference each other by the backup's own ids (``id`` fields), which the restore maps to new
@@ -29,6 +30,7 @@ from .models import (
     AssignmentItem,
     Item,
     Project,
+    ProjectMember,
     ProjectSynset,
     Vote,
     WorkerProfile,
@@ -85,7 +87,11 @@ def _rows(project_ids: list[int]) -> Iterator[dict[str, Any]]:
         Assignment.objects.filter(project__in=projects).values_list("worker_id", flat=True)
     )
     owner_ids = set(projects.values_list("owners", flat=True)) - {None}
-    for user in user_model.objects.filter(pk__in=worker_ids | owner_ids).order_by("pk"):
+    members = ProjectMember.objects.filter(project__in=projects).select_related("user")
+    member_ids = set(members.values_list("user_id", flat=True))
+    for user in user_model.objects.filter(pk__in=worker_ids | owner_ids | member_ids).order_by(
+        "pk"
+    ):
         yield {"type": "user", "username": user.get_username(), "is_staff": user.is_staff,
                "is_active": user.is_active,
                "groups": sorted(user.groups.values_list("name", flat=True))}  # fmt: skip
@@ -96,6 +102,11 @@ def _rows(project_ids: list[int]) -> Iterator[dict[str, Any]]:
         yield {"type": "project", "id": project.pk, "name": project.name, "slug": project.slug,
                "owners": sorted(u.get_username() for u in project.owners.all()),
                "settings": {f: getattr(project, f) for f in _project_fields()}}  # fmt: skip
+    # Who may label which project (invited annotators): without it a restored project would
+    # be closed to everyone but staff unless open to all annotators.
+    for member in members.order_by("pk"):
+        yield {"type": "project_member", "project": member.project_id,
+               "username": member.user.get_username(), "source": member.source}  # fmt: skip
     for ps in ProjectSynset.objects.filter(project__in=projects).order_by("pk"):
         yield {"type": "project_synset", "project": ps.project_id, "wnid": ps.synset_id,
                **{f: getattr(ps, f) for f in PROJECT_SYNSET_FIELDS}}  # fmt: skip
@@ -199,8 +210,11 @@ def votes_restore(*, lines: Iterable[str]) -> dict[str, int]:
         elif kind == "synset":
             synset, created = Synset.objects.get_or_create(
                 wnid=row["wnid"],
-                defaults={"lemmas": row["lemmas"], "gloss": row["gloss"],
-                          "lexname": row["lexname"]},  # fmt: skip
+                defaults={
+                    "lemmas": row["lemmas"],
+                    "gloss": row["gloss"],
+                    "lexname": row["lexname"],
+                },  # fmt: skip
             )
             if created:
                 SynsetClosure.objects.create(ancestor=synset, descendant=synset, distance=0)
@@ -222,6 +236,11 @@ def votes_restore(*, lines: Iterable[str]) -> dict[str, int]:
             project.save()
             project.owners.set([user(name) for name in row["owners"]])
             projects[row["id"]] = project
+        elif kind == "project_member":
+            ProjectMember.objects.get_or_create(
+                project=projects[row["project"]], user=user(row["username"]),
+                defaults={"source": row["source"]},
+            )  # fmt: skip
         elif kind == "project_synset":
             ProjectSynset.objects.create(
                 project=projects[row["project"]], synset_id=row["wnid"],

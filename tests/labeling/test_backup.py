@@ -11,8 +11,8 @@ from django.core.management.base import CommandError
 from django.db import connection
 
 from consensus.recompute import synset_recompute_consensus
-from labeling.models import Item, ProjectSynset, Vote
-from tests.factories import project_with_votes
+from labeling.models import Item, ProjectMember, ProjectSynset, Vote
+from tests.factories import UserFactory, project_with_votes
 
 pytestmark = pytest.mark.django_db
 
@@ -87,3 +87,24 @@ def test_restore_refuses_a_database_with_projects(tmp_path):
     call_command("backup_votes", "export", str(path))
     with pytest.raises(CommandError, match="already holds"):
         call_command("backup_votes", "restore", str(path))
+
+
+def test_project_members_survive_backup_and_restore(tmp_path):
+    # Given a closed project with an invited annotator who has not voted yet
+    project, _ = project_with_votes(images=5, workers=2)
+    project.open_to_all_annotators = False
+    project.save()
+    invited = UserFactory(username="invited-ann")
+    ProjectMember.objects.create(project=project, user=invited, source=ProjectMember.Source.INVITE)
+    backup = tmp_path / "votes.jsonl"
+    call_command("backup_votes", "export", str(backup))
+    with connection.cursor() as cursor:
+        cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+    call_command("flush", "--noinput")
+
+    # When restored
+    call_command("backup_votes", "restore", str(backup))
+
+    # Then the annotator is still a member of the restored project, and nobody else became one
+    members = ProjectMember.objects.values_list("project__slug", "user__username", "source")
+    assert list(members) == [(project.slug, "invited-ann", "invite")]
