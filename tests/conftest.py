@@ -34,6 +34,17 @@ def wordnet(django_db_setup, django_db_blocker, shared_data):
         )
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _fast_password_hashing():
+    """One fast hasher in tests: the default PBKDF2 costs 0.4–0.7 s a hash on two cores, and
+    the suite creates and signs in hundreds of accounts. Tests that look for leaked hashes
+    compare against the stored values, never against an algorithm's name."""
+    from django.test import override_settings
+
+    with override_settings(PASSWORD_HASHERS=["django.contrib.auth.hashers.MD5PasswordHasher"]):
+        yield
+
+
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Rate-limit counters (API throttles, MTurk pages) start at zero in every test (the local

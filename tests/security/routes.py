@@ -14,6 +14,9 @@ class Route:
     name: str  # "namespace:name"
     pattern: str
     kwargs: tuple[str, ...]
+    # False for a class-based view without a GET handler (POST-only API views); function views
+    # are assumed to answer GET.
+    answers_get: bool = True
 
 
 def all_routes() -> list[Route]:
@@ -29,7 +32,9 @@ def all_routes() -> list[Route]:
             elif isinstance(entry, URLPattern) and entry.name:
                 name = f"{namespace}:{entry.name}" if namespace else entry.name
                 kwargs = tuple(entry.pattern.converters)
-                routes.append(Route(name, prefix + str(entry.pattern), kwargs))
+                view_class = getattr(entry.callback, "view_class", None)
+                answers_get = view_class is None or hasattr(view_class, "get")
+                routes.append(Route(name, prefix + str(entry.pattern), kwargs, answers_get))
 
     walk(get_resolver().url_patterns, "", None)
     return routes
