@@ -215,8 +215,7 @@ def explain(project, worker_id: int) -> None:
               "worker": worker.pk, "target": project.target_per_synset,
               "limit": project.images_per_hit}  # fmt: skip
     with transaction.atomic(), connection.cursor() as cursor:
-        for name, sql in (("synsets needing work", scheduler._SYNSETS_SQL),
-                          ("lease", scheduler._LEASE_SQL), ("gold", scheduler._GOLD_SQL)):
+        for name, sql in scheduler._statements(connection.vendor).items():
             cursor.execute("EXPLAIN (ANALYZE, BUFFERS) " + sql, params)
             print(f"EXPLAIN ANALYZE {name} (worker {worker.pk}):")
             print(_indent("\n".join(row[0] for row in cursor.fetchall())))
@@ -331,8 +330,10 @@ def main() -> None:
     for label, n, n50, n99, f50, f99, s50, s99 in rows:
         print(f"| {label} ({n:,}) | {n50:.1f} | {n99:.1f} | {f50:.1f} / {f99:.1f} | "
               f"{s50:.1f} / {s99:.1f} |")  # fmt: skip
-    print(f"target: next-HIT p99 < {TARGET_P99_MS:.0f} ms at 10 M images; "
-          f"median of the per-size p99: {statistics.median(r[3] for r in rows):.1f} ms")
+    print(
+        f"target: next-HIT p99 < {TARGET_P99_MS:.0f} ms at 10 M images; "
+        f"median of the per-size p99: {statistics.median(r[3] for r in rows):.1f} ms"
+    )
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ scheduler's part of a request is eight queries whatever the HIT's size.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections import Counter
 from collections.abc import Iterable
@@ -43,73 +44,95 @@ MAX_LIVE_ASSIGNMENTS = 2
 EXPIRE_BATCH = 500
 
 # The scheduler's three statements are SQL written out: their plans are the contract of this
-# module (tests/labeling/test_scheduler.py checks them), and each repeats the predicate of the
-# index it walks word for word so the planner can use it.
+# module (tests/labeling/test_scheduler.py checks them on PostgreSQL), and each repeats the
+# predicate of the index it walks word for word so the planner can use it.
 #
 # "Not seen by W": one probe per image into W's seen set (assignment_item_seen, and the
-# vote_once_per_item_worker constraint's index). ``OFFSET 0`` keeps each NOT EXISTS a per-image
-# probe: without it PostgreSQL may turn it into an anti-join that reads W's whole history first.
+# vote_once_per_item_worker constraint's index). On PostgreSQL ``OFFSET 0`` keeps each NOT
+# EXISTS a per-image probe: without it the planner may turn it into an anti-join that reads W's
+# whole history first.
 _UNSEEN = """
     NOT EXISTS (SELECT 1 FROM labeling_assignmentitem AS seen
-                 WHERE seen.worker_id = %(worker)s AND seen.item_id = {image}.id OFFSET 0)
+                 WHERE seen.worker_id = %(worker)s AND seen.item_id = {image}.id {fence})
 AND NOT EXISTS (SELECT 1 FROM labeling_vote AS vote
-                 WHERE vote.worker_id = %(worker)s AND vote.item_id = {image}.id OFFSET 0)
+                 WHERE vote.worker_id = %(worker)s AND vote.item_id = {image}.id {fence})
 """
 # The predicate of ``item_open_work``: images that can take one more lease.
 _OPEN = """
     NOT {image}.is_gold AND {image}.state = %(pending)s
 AND {image}.votes_needed > {image}.active_leases
 """
+# Hand-out order within a synset: seed images first, then those with the most votes (closest
+# to a decision).
+_HAND_OUT_ORDER = "item.is_seed DESC, (item.yes_votes + item.no_votes) DESC, item.id"
 
-# Synsets below their target with an open image W has not seen, fewest accepted first: walks
-# ``project_synset_by_accepted`` and, per synset, ``item_open_work`` until the first such image.
-_SYNSETS_SQL = f"""
+
+@functools.cache
+def _statements(vendor: str) -> dict[str, str]:
+    """The scheduler's statements for a database vendor: PostgreSQL (production, the suite)
+    or SQLite (the zero-config local run, whose writers the database serialises)."""
+    postgres = vendor == "postgresql"
+    fence = "OFFSET 0" if postgres else ""  # SQLite has no such plan choice (nor OFFSET alone)
+    open_item = _OPEN.format(image="item")
+    unseen = {image: _UNSEEN.format(image=image, fence=fence) for image in ("item", "gold")}
+    # Synsets below their target with an open image W has not seen, fewest accepted first:
+    # walks ``project_synset_by_accepted`` and, per synset, ``item_open_work`` until the first
+    # such image.
+    synsets = f"""
 SELECT ps.synset_id, ps.accepted_count
   FROM labeling_projectsynset AS ps
  WHERE ps.project_id = %(project)s AND ps.accepted_count < %(target)s
    AND EXISTS (SELECT 1 FROM labeling_item AS item
                 WHERE item.project_id = ps.project_id AND item.synset_id = ps.synset_id
-                  AND {_OPEN.format(image="item")} AND {_UNSEEN.format(image="item")}
-               OFFSET 0)
+                  AND {open_item} AND {unseen["item"]}
+               {fence})
  ORDER BY ps.accepted_count, ps.synset_id
  LIMIT %(limit)s
 """  # noqa: S608 - only this module's constants; values are parameters
-
-# Lease up to ``limit`` open images of one synset that W has never been shown nor voted on, in
-# one statement: the inner SELECT walks ``item_open_work`` in hand-out order (seed images first,
-# then those with the most votes, closest to a decision), probes W's seen set per image and
-# skips images another transaction is leasing right now; the UPDATE takes one lease on each.
-# PostgreSQL re-checks ``votes_needed > active_leases`` on a row it locks after a concurrent
-# change, so no image is leased more often than it still needs votes.
-_LEASE_SQL = f"""
-UPDATE labeling_item AS leased
-   SET active_leases = leased.active_leases + 1
- WHERE leased.id = ANY(ARRAY(
+    # Lease up to ``limit`` open images of one synset that W has never been shown nor voted
+    # on, in one statement: the inner SELECT walks ``item_open_work`` in hand-out order, probes
+    # W's seen set per image and (PostgreSQL) skips images another transaction is leasing right
+    # now; the UPDATE takes one lease on each. PostgreSQL re-checks ``votes_needed >
+    # active_leases`` on a row it locks after a concurrent change, so no image is leased more
+    # often than it still needs votes; SQLite runs one write transaction at a time.
+    candidates = f"""
         SELECT item.id
           FROM labeling_item AS item
          WHERE item.project_id = %(project)s AND item.synset_id = %(synset)s
-           AND {_OPEN.format(image="item")} AND {_UNSEEN.format(image="item")}
-         ORDER BY item.is_seed DESC, (item.yes_votes + item.no_votes) DESC, item.id
-         LIMIT %(limit)s
+           AND {open_item} AND {unseen["item"]}
+         ORDER BY {_HAND_OUT_ORDER}
+         LIMIT %(limit)s"""  # noqa: S608 - only this module's constants
+    if postgres:
+        lease = f"""
+UPDATE labeling_item AS leased
+   SET active_leases = leased.active_leases + 1
+ WHERE leased.id = ANY(ARRAY({candidates}
            FOR NO KEY UPDATE OF item SKIP LOCKED))
 RETURNING leased.id
 """  # noqa: S608 - only this module's constants; values are parameters
-
-# Up to ``limit`` gold images of the synset W has never been shown, at random
-# (``item_gold_by_synset``).
-_GOLD_SQL = f"""
+    else:
+        lease = f"""
+UPDATE labeling_item
+   SET active_leases = active_leases + 1
+ WHERE id IN ({candidates})
+RETURNING id
+"""  # noqa: S608 - only this module's constants; values are parameters
+    # Up to ``limit`` gold images of the synset W has never been shown, at random
+    # (``item_gold_by_synset``).
+    gold = f"""
 SELECT gold.id
   FROM labeling_item AS gold
  WHERE gold.project_id = %(project)s AND gold.synset_id = %(synset)s AND gold.is_gold
-   AND {_UNSEEN.format(image="gold")}
+   AND {unseen["gold"]}
  ORDER BY random()
  LIMIT %(limit)s
 """  # noqa: S608 - only this module's constants; values are parameters
+    return {"synsets": synsets, "lease": lease, "gold": gold}
 
 
-def _rows(sql: str, params: dict) -> list[tuple]:
+def _rows(statement: str, params: dict) -> list[tuple]:
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
+        cursor.execute(_statements(connection.vendor)[statement], params)
         return cursor.fetchall()
 
 
@@ -145,7 +168,7 @@ def _synsets_needing_work(*, project: Project, worker: AbstractBaseUser) -> list
     """Synsets below their target with an open image for ``worker``, fewest accepted first, so
     every synset progresses; ties broken at random to spread concurrent workers."""
     rows = _rows(
-        _SYNSETS_SQL,
+        "synsets",
         {
             "project": project.pk,
             "target": project.target_per_synset,
@@ -204,9 +227,9 @@ def _items_lease(
     *, project: Project, worker: AbstractBaseUser, synset_id: str, limit: int
 ) -> list[int]:
     """Lock and lease up to ``limit`` open images of one synset for ``worker`` (one statement;
-    see ``_LEASE_SQL``). Call inside the scheduler's transaction."""
+    see ``_statements``). Call inside the scheduler's transaction."""
     rows = _rows(
-        _LEASE_SQL,
+        "lease",
         {
             "project": project.pk,
             "synset": synset_id,
@@ -231,7 +254,7 @@ def _assignment_create(
         gold_ids = [
             pk
             for (pk,) in _rows(
-                _GOLD_SQL,
+                "gold",
                 {
                     "project": project.pk,
                     "synset": synset_id,

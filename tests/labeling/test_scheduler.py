@@ -191,9 +191,7 @@ def test_fifty_concurrent_workers_never_overlease_nor_repeat():
     assert max(leases.values()) <= 3
     for item in Item.objects.filter(project=project):
         assert item.active_leases == leases[item.pk] <= item.votes_needed
-    pairs = Counter(
-        AssignmentItem.objects.values_list("assignment__worker_id", "item_id")
-    )
+    pairs = Counter(AssignmentItem.objects.values_list("assignment__worker_id", "item_id"))
     assert max(pairs.values()) == 1
 
 
@@ -224,9 +222,7 @@ def test_prefetched_hits_never_share_gold_and_every_submit_succeeds(annotator, g
 
     # When they label six HITs in a row, submitting each after the next was prefetched
     for _ in range(6):
-        prefetched = hit_next_for_worker(
-            project=project, worker=annotator, exclude=[on_screen.pk]
-        )
+        prefetched = hit_next_for_worker(project=project, worker=annotator, exclude=[on_screen.pk])
         assert prefetched is not None and prefetched.pk != on_screen.pk
         _submit_answering_gold_right(on_screen, annotator)  # raises on a refusal
         seen.update(_item_ids(on_screen))
@@ -367,8 +363,7 @@ def test_hot_path_reads_indexes_only_at_a_hundred_thousand_images(annotator):
     # When the scheduler's statements are planned (and run, inside this test's transaction)
     plans = {}
     with connection.cursor() as cursor:
-        for name, sql in (("synsets", scheduler._SYNSETS_SQL), ("lease", scheduler._LEASE_SQL),
-                          ("gold", scheduler._GOLD_SQL)):  # fmt: skip
+        for name, sql in scheduler._statements(connection.vendor).items():
             cursor.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + sql, params)
             plans[name] = _plan_nodes(cursor.fetchone()[0][0]["Plan"])
 
@@ -377,9 +372,7 @@ def test_hot_path_reads_indexes_only_at_a_hundred_thousand_images(annotator):
     # probes W's seen set per image, never hashing W's history
     growing = {"labeling_item", "labeling_assignmentitem", "labeling_vote", "labeling_assignment"}
     for name, nodes in plans.items():
-        scanned = [
-            node.get("Relation Name") for node in nodes if node["Node Type"] == "Seq Scan"
-        ]
+        scanned = [node.get("Relation Name") for node in nodes if node["Node Type"] == "Seq Scan"]
         assert not growing & set(scanned), (name, scanned)
         assert not any("Hash" in node["Node Type"] for node in nodes), name
     used = {name: {n.get("Index Name") for n in nodes} for name, nodes in plans.items()}
