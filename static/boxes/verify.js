@@ -100,7 +100,7 @@
       const response = await post(current.submit_url, { yes, no, duration_ms: Math.round(performance.now() - startedAt) });
       if (response.ok) {
         const result = await response.json();
-        setStatus("Saved " + result.answers_recorded + " answers.");
+        setStatus("Saved " + result.answers_recorded + (result.answers_recorded === 1 ? " answer." : " answers."));
         await advance();
       } else {
         let refusal = {};

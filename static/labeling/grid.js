@@ -199,7 +199,7 @@
       });
       if (response.ok) {
         const result = await response.json();
-        setStatus("Saved " + result.votes_recorded + " answers.");
+        setStatus("Saved " + result.votes_recorded + (result.votes_recorded === 1 ? " answer." : " answers."));
         if (result.blocked) {
           // No more HITs for a paused account: give the prefetched one back at once.
           if (prefetching) await prefetching;

@@ -175,7 +175,7 @@ def test_the_gold_page_says_when_there_is_no_gold_and_adds_gold_by_number(staff,
         assert message in followed
     assert GoldReview.objects.count() == 1
     page = staff.get("/projects/things/gold/").content.decode()
-    assert "1</strong> gold images (1 yes, 0 no)" in page
+    assert "1</strong> gold image (1 yes, 0 no)" in page
 
 
 def test_the_token_page_creates_shows_once_and_revokes(staff, admin_user):
@@ -194,7 +194,7 @@ def test_the_dashboard_says_what_quality_control_rests_on(staff, project, tree):
     candidate = CandidateFactory(synset=tree[2])
     staff.post("/projects/things/gold/", {"candidate": candidate.pk, "label": "no"})
     page = staff.get("/dashboard/things/").content.decode()
-    assert "1 gold images</strong> (0 yes, 1 no) check every worker" in page
+    assert "1 gold image</strong> (0 yes, 1 no) check every worker" in page
 
 
 def test_the_cli_is_a_third_door_to_the_same_service(tree, admin_user, tmp_path):
