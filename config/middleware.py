@@ -56,7 +56,12 @@ class DatabaseUnavailableMiddleware:
     def process_exception(self, request, exception):
         if not isinstance(exception, OperationalError | InterfaceError):
             return None
-        logger.warning("database unavailable: %s", type(exception).__name__)
+        # The first line of the driver's message says which (connection refused, deadlock, …).
+        logger.warning(
+            "database unavailable: %s: %s",
+            type(exception).__name__,
+            str(exception).strip().splitlines()[0][:300] if str(exception).strip() else "",
+        )
         from django.db import connections
 
         for connection in connections.all(initialized_only=True):

@@ -59,11 +59,16 @@ def gold_score(
         and profile.gold_total >= project.gold_min_answers
         and profile.gold_accuracy < project.gold_block_below
     ):
-        worker_block(
-            worker=profile.user,
+        # Blocked at once (no more HITs); the votes are taken out after this transaction
+        # commits, in one of their own: this one records a HIT and already holds its images'
+        # locks, and locking the worker's other images now would go back up the lock order of
+        # labeling.locks — under load, submissions deadlocked on exactly that.
+        _profile_block(
+            profile,
             reason=f"gold accuracy {profile.gold_accuracy:.2f} < {project.gold_block_below:.2f}",
         )
-        profile.refresh_from_db()
+        worker_id = profile.user_id
+        transaction.on_commit(lambda: blocked_votes_withdraw(worker_id=worker_id))
     return profile
 
 
@@ -101,17 +106,47 @@ def flags_record(
     return raised
 
 
-@transaction.atomic
-def worker_block(*, worker: AbstractBaseUser, reason: str) -> int:
-    """Block a worker: no more HITs, their counted votes are excluded and the images they
-    touched go back to the pool. Returns the number of votes excluded."""
-    profile = worker_profile_get(worker=worker, lock=True)
+def _profile_block(profile: WorkerProfile, *, reason: str) -> None:
     profile.blocked = True
     profile.blocked_reason = reason[:255]
     profile.blocked_at = timezone.now()
     profile.save(update_fields=["blocked", "blocked_reason", "blocked_at", "updated_at"])
+
+
+@transaction.atomic
+def worker_block(*, worker: AbstractBaseUser, reason: str) -> int:
+    """Block a worker: no more HITs, their counted votes are excluded and the images they
+    touched go back to the pool. Returns the number of votes excluded."""
+    _profile_block(worker_profile_get(worker=worker, lock=True), reason=reason)
+    return _blocked_votes_exclude(worker_id=worker.pk)
+
+
+@transaction.atomic
+def blocked_votes_withdraw(*, worker_id: int) -> int:
+    """Take a blocked worker's counted votes out of consensus (in a transaction of its own, in
+    the lock order: profile, then images by key). Nothing when the worker is no longer blocked
+    (unblocked meanwhile). Returns the number of votes excluded."""
+    profile = WorkerProfile.objects.select_for_update().filter(user_id=worker_id).first()
+    if profile is None or not profile.blocked:
+        return 0
+    return _blocked_votes_exclude(worker_id=worker_id)
+
+
+def blocked_votes_sweep(*, limit: int = 100) -> int:
+    """Periodic: withdraw the votes of workers blocked by a submission whose after-commit
+    withdrawal never ran (the process died in between). Returns the number of votes excluded."""
+    worker_ids = (
+        Vote.objects.filter(status=Vote.Status.CONFIRMED, worker__worker_profile__blocked=True)
+        .values_list("worker_id", flat=True)
+        .distinct()[:limit]
+    )
+    return sum(blocked_votes_withdraw(worker_id=worker_id) for worker_id in list(worker_ids))
+
+
+def _blocked_votes_exclude(*, worker_id: int) -> int:
+    """Hold the worker's profile lock. Exclude their confirmed votes and withdraw them."""
     votes = list(
-        Vote.objects.filter(worker=worker, status=Vote.Status.CONFIRMED).values_list(
+        Vote.objects.filter(worker_id=worker_id, status=Vote.Status.CONFIRMED).values_list(
             "pk", "item_id", "label"
         )
     )

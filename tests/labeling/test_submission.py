@@ -165,7 +165,9 @@ def test_gold_answers_update_smoothed_accuracy(annotator):
 
 
 @pytest.mark.django_db
-def test_worker_below_gold_threshold_is_blocked_and_their_votes_excluded(annotator):
+def test_worker_below_gold_threshold_is_blocked_and_their_votes_excluded(
+    annotator, django_capture_on_commit_callbacks
+):
     # Given a project that blocks below 0.6 after 4 gold answers, and an honest worker's vote
     project = project_make(
         images=40, gold=10, images_per_hit=4, gold_per_hit=2, gold_min_answers=4, min_votes=2
@@ -179,7 +181,9 @@ def test_worker_below_gold_threshold_is_blocked_and_their_votes_excluded(annotat
         rows = list(assignment.assignment_items.select_related("item"))
         touched |= {r.item_id for r in rows if not r.is_gold}
         wrong = [r.item_id for r in rows if r.is_gold and not r.item.gold_label]
-        result = _submit(assignment, annotator, selected=wrong)
+        # (the votes are withdrawn once the submission has committed)
+        with django_capture_on_commit_callbacks(execute=True):
+            result = _submit(assignment, annotator, selected=wrong)
     # Then they are blocked, their votes are excluded and the images need votes again
     profile = WorkerProfile.objects.get(user=annotator)
     assert profile.blocked and "gold accuracy" in profile.blocked_reason
@@ -190,6 +194,34 @@ def test_worker_below_gold_threshold_is_blocked_and_their_votes_excluded(annotat
     assert hit_next_for_worker(project=project, worker=annotator) is None
     # And another worker can get those images
     assert set(_ids(hit_next_for_worker(project=project, worker=honest))) & touched
+
+
+@pytest.mark.django_db
+def test_a_lost_after_commit_withdrawal_is_caught_by_the_periodic_sweep(annotator):
+    # Given a worker blocked by a submission whose after-commit withdrawal never ran (the
+    # test's transaction never commits, as a process dying right after the commit would)
+    project = project_make(
+        images=40, gold=10, images_per_hit=4, gold_per_hit=2, gold_min_answers=4, min_votes=2
+    )
+    touched: set[int] = set()
+    for _ in range(2):
+        assignment = hit_next_for_worker(project=project, worker=annotator)
+        rows = list(assignment.assignment_items.select_related("item"))
+        touched |= {r.item_id for r in rows if not r.is_gold}
+        wrong = [r.item_id for r in rows if r.is_gold and not r.item.gold_label]
+        _submit(assignment, annotator, selected=wrong)
+    assert WorkerProfile.objects.get(user=annotator).blocked
+    assert Vote.objects.filter(worker=annotator, status=Vote.Status.CONFIRMED).exists()
+
+    # When the periodic task runs
+    from labeling.tasks import leases_expire_task
+
+    leases_expire_task()
+
+    # Then their votes are out of consensus and the images need votes again
+    assert not Vote.objects.filter(worker=annotator, status=Vote.Status.CONFIRMED).exists()
+    for item in Item.objects.filter(pk__in=touched):
+        assert (item.yes_votes, item.no_votes, item.votes_needed) == (0, 0, 2)
 
 
 @pytest.mark.django_db
