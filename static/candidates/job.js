@@ -43,8 +43,15 @@
       const one = report.unmatched_count === 1;
       field("unmatched").textContent = report.unmatched_count + (one ? " image names" : " images name") +
         " no synset of this job and " + (one ? "was" : "were") + " not collected.";
-      rows(field("unmatched-wnids"), Object.entries(report.unmatched_by_wnid || {}), true);
+      const byWnid = Object.entries(report.unmatched_by_wnid || {});
+      rows(field("unmatched-wnids"), byWnid, true);
       list(field("unmatched-examples"), report.unmatched_examples || []);
+      field("unmatched-wnid-count").textContent = byWnid.length;
+      const details = field("unmatched-details");
+      if (details.hidden) {
+        details.hidden = false;
+        details.open = byWnid.length <= 10;  // a long list stays folded under its summary
+      }
     } else if (Object.keys(report).length) {
       field("unmatched").textContent = "Every image named a synset of this job.";
     }
