@@ -23,7 +23,9 @@ in the client counts), the others from their send. Before each stage enough anno
 brought to the "HIT on screen + one prefetched" state (rate × think, not measured).
 
 Stages start below the knee and grow by ``--factor`` until two in a row fail (p99 of next-HIT
-or submit ≥ 200 ms, or any error); ``--rates`` gives fixed stages instead. With ``--pin`` the
+or submit ≥ 200 ms, or any error); when the first stage already fails they step down by the same
+factor instead, until one passes (or the rate falls below 0.5/s); ``--rates`` gives fixed
+stages instead. With ``--pin`` the
 client runs on the last core and gunicorn and Celery on the others (``taskset``); PostgreSQL is
 a system service and is not pinned. The client's own lateness behind its schedule is reported
 per stage: a late client means the offered rate was lower than the label says.
@@ -54,6 +56,7 @@ from _bench import ROOT, busy_warning, header, load_average, scratch_database  #
 
 PORT = 8765
 P99_TARGET_MS = 200.0
+MIN_RATE = 0.5  # submissions/s: the lowest stage the knee search steps down to
 SIZES = {
     "tiny": (2, 240),  # smoke tests
     "10k": (10, 1008),
@@ -325,7 +328,11 @@ async def run_load(args, slug: str, sessions, cpu: ServerCpu | None = None) -> l
                 plan.append(round(rate, 1))
                 rate *= args.factor
         failures_in_a_row = 0
-        for rate in plan:
+        # Below the first rate when it already fails: the knee is lower than --start, so the
+        # search steps down by the same factor (to MIN_RATE) until a stage passes.
+        plan = iter(plan)
+        stepping_down = False
+        while (rate := next(plan, None)) is not None:
             before = load_average()
             streams, lags = await page.stage(rate, args.step_duration, cpu)
             row = {"rate": rate, "seconds": args.step_duration, "load": (before, load_average()),
@@ -358,7 +365,14 @@ async def run_load(args, slug: str, sessions, cpu: ServerCpu | None = None) -> l
                 flush=True,
             )
             failures_in_a_row = 0 if row["ok"] else failures_in_a_row + 1
-            if failures_in_a_row >= 2 and not args.rates:
+            if not args.rates and len(rows) == 1 and not row["ok"]:
+                stepping_down = True
+            if stepping_down:
+                lower = round(rate / args.factor, 2)
+                if row["ok"] or lower < MIN_RATE:
+                    break
+                plan = iter([lower])
+            elif failures_in_a_row >= 2 and not args.rates:
                 break
             await asyncio.sleep(2)
     return rows
