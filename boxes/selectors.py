@@ -214,5 +214,38 @@ def box_costs(*, project: Project) -> dict:
     }
 
 
+def box_task_costs(project: Project) -> list[dict]:
+    """The box stage's rows on the project's cost page (one per task type, built-in rewards),
+    in the shape ``crowds.costs.task_costs`` lists."""
+    costs = box_costs(project=project)
+    names = {
+        TaskKind.DRAW: "box drawing",
+        TaskKind.QUALITY: "box quality check",
+        TaskKind.COVERAGE: "box coverage check",
+    }
+    rows = [
+        {
+            "task": names.get(kind, kind),
+            "assignments": cell["assignments"],
+            "answers": cell["answers"],
+            "reward_cents": cell["reward_cents"],
+            "per": None,
+            "per_label": "",
+        }
+        for kind, cell in costs["by_kind"].items()
+    ]
+    rows.append(
+        {
+            "task": "boxes, all tasks",
+            "assignments": sum(cell["assignments"] for cell in costs["by_kind"].values()),
+            "answers": sum(cell["answers"] for cell in costs["by_kind"].values()),
+            "reward_cents": costs["total_cents"],
+            "per": costs["cents_per_covered_image"],
+            "per_label": "covered image",
+        }
+    )
+    return rows
+
+
 def _per(total: float, n: int) -> float | None:
     return round(total / n, 3) if n else None

@@ -9,6 +9,7 @@ half up to the cent.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.db.models import Count, Q, Sum
@@ -30,8 +31,10 @@ def mturk_fee_cents(*, amount_cents: int, max_assignments: int = 1) -> int:
     """MTurk's fee on one assignment's reward (or on one bonus, with ``max_assignments=1``)."""
     if amount_cents <= 0:
         return 0
-    rate = MTURK_FEE_RATE_LARGE_HIT if max_assignments >= MTURK_LARGE_HIT_ASSIGNMENTS else (
-        MTURK_FEE_RATE
+    rate = (
+        MTURK_FEE_RATE_LARGE_HIT
+        if max_assignments >= MTURK_LARGE_HIT_ASSIGNMENTS
+        else (MTURK_FEE_RATE)
     )
     return max(MTURK_MIN_FEE_CENTS, _cents(Decimal(amount_cents) * rate))
 
@@ -55,9 +58,12 @@ def project_committed_cents(*, project: Project) -> int:
     the figure the budget cap is checked against."""
     from .models import CrowdPayment, CrowdPublication, PanelConfig
 
-    publications = CrowdPublication.objects.filter(project=project).aggregate(
-        total=Sum("committed_cents")
-    )["total"] or 0
+    publications = (
+        CrowdPublication.objects.filter(project=project).aggregate(total=Sum("committed_cents"))[
+            "total"
+        ]
+        or 0
+    )
     bonuses = CrowdPayment.objects.filter(
         crowd_assignment__assignment__project=project,
         kind=CrowdPayment.Kind.BONUS,
@@ -74,6 +80,36 @@ def project_committed_cents(*, project: Project) -> int:
 def panel_participant_max_cents(*, panel) -> int:
     reward = panel.hits_per_participant * panel.reward_cents_per_hit
     return reward + panel_fee_cents(amount_cents=reward, fee_percent=panel.fee_percent)
+
+
+# Costs of the task types of stages after this one (bounding boxes, …), shown on the project's
+# cost page beside the image-verification HITs. Each stage registers, in its AppConfig.ready(), a
+# function project -> list of {"task", "assignments", "answers", "reward_cents", "per", "per_label"}
+# rows (crowds cannot import those apps: they come after it in the pipeline).
+_TASK_COSTS: list[Callable[[Project], list[dict]]] = []
+
+
+def task_costs_register(function: Callable[[Project], list[dict]]) -> None:
+    if function not in _TASK_COSTS:
+        _TASK_COSTS.append(function)
+
+
+def task_costs(*, project: Project, costs: dict) -> list[dict]:
+    """Rows per task type: the image-verification HITs of ``costs`` (``project_costs``) first,
+    then every registered stage's."""
+    rows = [
+        {
+            "task": "image verification (HITs)",
+            "assignments": costs["hits"],
+            "answers": None,
+            "reward_cents": costs["total_cents"],
+            "per": costs["cents_per_accepted_image"],
+            "per_label": "accepted image",
+        }
+    ]
+    for function in _TASK_COSTS:
+        rows.extend(function(project))
+    return rows
 
 
 def project_costs(*, project: Project) -> dict:

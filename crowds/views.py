@@ -29,7 +29,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from candidates.models import Candidate
 from candidates.serving import candidate_view_response
 from config.throttling import AddressRateThrottle
-from crowds.costs import project_costs
+from crowds.costs import project_costs, task_costs
 from labeling.hits.submission import SubmissionError
 from labeling.models import Project
 from labeling.projects import project_can_edit
@@ -501,10 +501,11 @@ def project_crowd_page(request, slug: str):
 @require_GET
 def project_costs_page(request, slug: str):
     project = get_object_or_404(Project, slug=slug)
+    costs = project_costs(project=project)
     return render(
         request,
         "crowds/costs.html",
-        {"project": project, "costs": project_costs(project=project)},
+        {"project": project, "costs": costs, "tasks": task_costs(project=project, costs=costs)},
     )
 
 
@@ -518,4 +519,3 @@ def panel_payments_csv(request, slug: str):
     )
     response["Content-Disposition"] = f'attachment; filename="{slug}-panel-payments.csv"'
     return response
-

@@ -4,8 +4,9 @@ stored, replays, verification, progress for staff."""
 from __future__ import annotations
 
 import pytest
+from django.db.models import Sum
 
-from boxes.models import Box, BoxVote
+from boxes.models import Box, BoxAssignment, BoxVote
 from tests.boxes.factories import boxed_project, workers
 
 pytestmark = pytest.mark.django_db
@@ -165,3 +166,50 @@ def test_progress_is_for_staff_only(api_client, admin_user):
     assert response.status_code == 200
     assert response.json()["images"] == 2
     assert response.json()["costs"]["by_kind"]["draw"]["assignments"] == 0
+
+
+def test_box_costs_per_task_type_are_on_the_crowds_cost_page(api_client, client):
+    # Given a project with two boxes drawn and one quality grid answered on the built-in crowd
+    project = boxed_project(images=2, reward_cents_per_hit=7)
+    drawer, verifier = workers(2)
+    api = _client(api_client, drawer)
+    for _ in range(2):
+        payload = _next(api, project, "draw").json()
+        api.post(
+            payload["submit_url"],
+            {"task": payload["tasks"][0]["id"], "box": {"x": 3, "y": 4, "w": 30, "h": 20},
+             "duration_ms": 5},
+            format="json",
+        )  # fmt: skip
+    api = _client(api_client, verifier)
+    grid = _next(api, project, "quality").json()
+    ids = [t["id"] for t in grid["tasks"]]
+    assert api.post(grid["submit_url"], {"yes": ids, "no": [], "duration_ms": 5},
+                    format="json").status_code == 200  # fmt: skip
+    rewards = dict(
+        BoxAssignment.objects.filter(project=project, status="submitted")
+        .values("kind")
+        .annotate(total=Sum("reward_cents"))
+        .values_list("kind", "total")
+    )
+
+    # When an owner opens the project's cost page
+    owner = _owner(project)
+    client.force_login(owner)
+    page = client.get(f"/crowds/projects/{project.slug}/costs/").content.decode()
+
+    # Then each box task type has its row: assignments, answers and what they cost
+    assert 'id="cost-tasks"' in page
+    assert "<td>image verification (HITs)</td>" in page
+    assert f"<td>box drawing</td><td>2</td><td>2</td><td>{rewards['draw']}</td>" in page
+    quality = f"<td>box quality check</td><td>1</td><td>{len(ids)}</td><td>{rewards['quality']}"
+    assert quality in page
+    assert "<td>boxes, all tasks</td><td>3</td>" in page
+
+
+def _owner(project):
+    from django.contrib.auth import get_user_model
+
+    owner = get_user_model().objects.create_user(username="box-owner", is_staff=True)
+    project.owners.add(owner)
+    return owner
