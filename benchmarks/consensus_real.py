@@ -13,6 +13,7 @@ curves with an image bootstrap instead of isotonic blocks after the simulation s
 can never certify 0.997. No numeric constant was fitted to the truth files.
 
 Run: .venv/bin/python benchmarks/consensus_real.py [--seed S] [--methods model,model-raw,mv]
+     [--datasets bluebirds,rte,temp,product,web] [--no-plot]
 """
 
 from __future__ import annotations
@@ -21,7 +22,9 @@ import argparse
 import sys
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+
+from _bench import header  # noqa: E402
 
 from consensus.engine.evaluation import (  # noqa: E402
     evaluate_offline,
@@ -46,14 +49,24 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--methods", default="model,model-raw,mv")
+    parser.add_argument(
+        "--datasets",
+        default=",".join(DATASETS),
+        help="a subset of the archives, e.g. bluebirds (the smallest)",
+    )
     parser.add_argument("--no-plot", action="store_true")
     args = parser.parse_args()
     methods = args.methods.split(",")
+    datasets = args.datasets.split(",")
+    unknown = set(datasets) - set(DATASETS)
+    if unknown:
+        parser.error(f"unknown datasets {', '.join(sorted(unknown))}: of {', '.join(DATASETS)}")
+    header("consensus methods on the real crowd archives (consensus_real)")
 
     curves = {}
     print(f"{'dataset':<10} {'MV':>6} {'DS':>6} {'model':>6} {'loo':>6} {'ck-best':>7}")
     offline = {}
-    for name in DATASETS:
+    for name in datasets:
         matrix = load_votes(CROWD / name / "votes.csv")
         truth = load_truth(CROWD / name / "truth.csv")
         scores = {
@@ -129,7 +142,8 @@ def _plot(curves: dict) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.6))
+    figure, axes = plt.subplots(1, len(curves), figsize=(4 * len(curves), 3.6), squeeze=False)
+    axes = axes[0]
     for axis, (name, (points, full_votes, scores)) in zip(axes, curves.items(), strict=True):
         votes, accuracy = zip(*points, strict=True)
         axis.plot(votes, accuracy, "o-", label="model, online")

@@ -49,7 +49,9 @@ from pathlib import Path
 import numpy as np
 from scipy.special import expit, logit
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
+
+from _bench import header  # noqa: E402
 
 from consensus.engine.confidence_table import build_confidence_table  # noqa: E402
 from consensus.engine.dynamic import decide_synset  # noqa: E402
@@ -263,6 +265,7 @@ def main() -> None:
     parser.add_argument("--synsets-per-level", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=1000)
     args = parser.parse_args()
+    header("consensus on simulated ImageNet-like synsets (consensus_sim)")
     names = ("majority-3", "majority-5", "imagenet-table", "model")
     totals = {(name, level): Outcome() for name in names for level in (*LEVELS, "all")}
     started = time.perf_counter()
@@ -302,8 +305,8 @@ def main() -> None:
         + ", ".join(f"{level} {np.mean(values):.3f}" for level, values in vote_accuracy.items())
     )
     print("pooled over seeds; in brackets the min-max over the seeds")
-    header = ("method", "level", "precision", "recall", "votes/decided")
-    print(f"{header[0]:<15} {header[1]:<7} {header[2]:>24} {header[3]:>22} {header[4]:>22}")
+    columns = ("method", "level", "precision", "recall", "votes/decided")
+    print(f"{columns[0]:<15} {columns[1]:<7} {columns[2]:>24} {columns[3]:>22} {columns[4]:>22}")
     for name in names:
         for level in (*LEVELS, "all"):
             outcome = totals[(name, level)]

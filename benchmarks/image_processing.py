@@ -16,7 +16,9 @@ from pathlib import Path
 
 from PIL import Image
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
+
+from _bench import header  # noqa: E402
 
 from candidates.images import process_image  # noqa: E402
 
@@ -53,6 +55,7 @@ def main() -> None:
     parser.add_argument("--dir", type=Path, default=DEFAULT_DIR)
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
+    header("process_image against a decode + thumbnail baseline (image_processing)")
 
     paths = sorted(args.dir.glob("*.JPEG"))
     datas = [p.read_bytes() for p in paths]

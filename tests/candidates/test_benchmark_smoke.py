@@ -1,27 +1,14 @@
-"""The ingest, near-duplicate and export benchmarks still start, print their header and their
-baseline beside the figure on a tiny size (the figures themselves are never asserted)."""
+"""The ingest, near-duplicate, export and image-processing benchmarks still start, print their
+header and their baseline beside the figure on a tiny size (the figures themselves are never
+asserted)."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.benchmark_smoke import run_benchmark as run
 
 pytestmark = pytest.mark.slow
-
-
-def run(script: str, *args: str) -> str:
-    result = subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / script), *args],
-        capture_output=True, text=True, timeout=900, cwd=ROOT,
-    )  # fmt: skip
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "machine: " in result.stdout and " cores (" in result.stdout
-    return result.stdout
 
 
 def test_near_duplicate_lookup_runs_on_a_tiny_size():
@@ -42,3 +29,12 @@ def test_export_runs_on_a_tiny_size(tmp_path):
     out = run("export_memory.py", "--images", "30", "--repeats", "1", "--class-sizes", "10",
               "--out", str(tmp_path))  # fmt: skip
     assert "baseline: cp -r" in out and "memory held for one class" in out
+
+
+def test_image_processing_runs_on_a_tiny_size(tmp_path, sample_paths):
+    for path in sample_paths[:12]:
+        (tmp_path / path.name).write_bytes(path.read_bytes())
+    out = run("image_processing.py", "--dir", str(tmp_path), "--repeats", "1")
+    assert "== process_image against a decode + thumbnail baseline" in out
+    assert "12 images, " in out
+    assert "baseline: decode + thumbnail" in out and "process_image / baseline: " in out
