@@ -125,15 +125,7 @@ def test_quality_grid_shows_the_box_and_takes_answers(api_client):
 def test_verify_refusals_are_clear_and_change_nothing(api_client):
     project = boxed_project(images=2)
     drawer, verifier = workers(2)
-    client = _client(api_client, drawer)
-    for _ in range(2):
-        payload = _next(client, project, "draw").json()
-        client.post(
-            payload["submit_url"],
-            {"task": payload["tasks"][0]["id"], "box": {"x": 3, "y": 4, "w": 30, "h": 20},
-             "duration_ms": 5},
-            format="json",
-        )  # fmt: skip
+    _draw_one_box_per_image(_client(api_client, drawer), project, images=2)
     client = _client(api_client, verifier)
     grid = _next(client, project, "quality").json()
     ids = [t["id"] for t in grid["tasks"]]
@@ -172,15 +164,7 @@ def test_box_costs_per_task_type_are_on_the_crowds_cost_page(api_client, client)
     # Given a project with two boxes drawn and one quality grid answered on the built-in crowd
     project = boxed_project(images=2, reward_cents_per_hit=7)
     drawer, verifier = workers(2)
-    api = _client(api_client, drawer)
-    for _ in range(2):
-        payload = _next(api, project, "draw").json()
-        api.post(
-            payload["submit_url"],
-            {"task": payload["tasks"][0]["id"], "box": {"x": 3, "y": 4, "w": 30, "h": 20},
-             "duration_ms": 5},
-            format="json",
-        )  # fmt: skip
+    _draw_one_box_per_image(_client(api_client, drawer), project, images=2)
     api = _client(api_client, verifier)
     grid = _next(api, project, "quality").json()
     ids = [t["id"] for t in grid["tasks"]]
@@ -213,3 +197,15 @@ def _owner(project):
     owner = get_user_model().objects.create_user(username="box-owner", is_staff=True)
     project.owners.add(owner)
     return owner
+
+
+def _draw_one_box_per_image(client, project, *, images: int) -> None:
+    for _ in range(images):
+        payload = _next(client, project, "draw").json()
+        response = client.post(
+            payload["submit_url"],
+            {"task": payload["tasks"][0]["id"], "box": {"x": 3, "y": 4, "w": 30, "h": 20},
+             "duration_ms": 5},
+            format="json",
+        )  # fmt: skip
+        assert response.status_code == 200, response.content
