@@ -33,3 +33,11 @@ def test_consensus_real_runs_on_the_smallest_archive():
     assert re.search(r"^bluebirds\s+model\s+0\.99\s", out, re.MULTILINE)
     assert "reliability [" in out
     assert "plot: " not in out
+
+
+def test_consensus_recompute_engine_benchmark_starts():
+    # The engine part only (--db runs recompute_db.py, which has its own smoke test).
+    out = run("consensus_recompute.py")
+    assert "== consensus engine alone" in out
+    assert re.search(r"^decide_synset 10,000 x 10 votes: median \d", out, re.MULTILINE)
+    assert "(target < 1 s)" in out
