@@ -12,9 +12,10 @@ a worker — takes its row locks in this order, and never the other way round:
 
 Two transactions that lock the same rows in the same order cannot deadlock; one that skips a
 step is fine, one that goes back up the list is not. That is why a submission whose gold answers
-block its worker only marks the block: the worker's other images are unlocked and the votes
-withdrawn after it commits, in a transaction of their own (``quality.blocked_votes_withdraw``). ``ProjectSynset`` rows are written without
-taking a lock here (the consensus recompute locks them alone, outside this order).
+block its worker only marks the block: the worker's other images are locked and their votes
+withdrawn after it commits, in a transaction of their own (``quality.blocked_votes_withdraw``).
+``ProjectSynset`` rows are written without taking a lock here (the consensus recompute locks them
+alone, outside this order).
 
 Why ``OF self`` and ``NO KEY``: ``FOR UPDATE`` on the joined project row would queue every
 submission of a project behind one another, and a full ``FOR UPDATE`` on items blocks the inserts
