@@ -94,6 +94,15 @@ def open_tasks(*, project: Project, worker: AbstractBaseUser, kind: str) -> Quer
     )
     if kind == TaskKind.QUALITY:
         queryset = queryset.exclude(box__drawer=worker)
+    if kind == TaskKind.DRAW:
+        # A drawer who said "nothing left to box" on an image is not asked to draw on it again.
+        gave_up = BoxAssignmentTask.objects.filter(
+            assignment__worker=worker,
+            task__image=OuterRef("image"),
+            task__kind=TaskKind.DRAW,
+            task__decision="nothing_left",
+        )
+        queryset = queryset.exclude(Exists(gave_up))
     return queryset
 
 

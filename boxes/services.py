@@ -268,12 +268,18 @@ def box_draw_submit(
         box_id = stored.pk
         loop.task_close(task, decision="box", posterior=None)
         loop.quality_open(image=image, box=stored, config=config)
-    else:
+    elif image.boxes.filter(state=Box.State.ACCEPTED).exists():
         loop.task_close(task, decision="nothing_left", posterior=None)
         loop.coverage_open(image=image, config=config, nothing_left_from=(worker, assignment))
         _enqueue_recompute(
             project_id=image.project_id, synset_id=image.synset_id, kind=TaskKind.COVERAGE
         )
+    else:
+        # An accepted image shows at least one instance, so "nothing to box" on an image without
+        # an accepted box is not a coverage answer: another drawer is asked (never this one),
+        # until the draw rounds run out and the image is left for a person (incomplete).
+        loop.task_close(task, decision="nothing_left", posterior=None)
+        loop.draw_open(image=image, config=config)
     result = BoxSubmitResult(
         assignment_id=assignment.pk, kind=TaskKind.DRAW, answers_recorded=1,
         reward_cents=config.draw_reward_cents, box_id=box_id, nothing_left=parsed is None,

@@ -8,6 +8,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from boxes import loop
 from boxes.consensus import box_consensus_recompute
 from boxes.models import Box, BoxAssignment, BoxImage, BoxTask, BoxVote, TaskKind
 from boxes.scheduler import box_assignment_release, box_leases_expire, box_task_next_for_worker
@@ -145,16 +146,53 @@ def test_not_covered_sends_the_image_back_to_drawing():
     assert image.boxes.filter(state="accepted").count() == 1
 
 
-def test_nothing_left_is_a_coverage_yes_from_the_drawer():
+def _box_accepted(project, drawer):
+    """``drawer`` boxes the project's image and the loop accepts the box (coverage opens)."""
+    _, task, result = _draw(project, drawer, {"x": 10, "y": 5, "w": 40, "h": 30})
+    quality = BoxTask.objects.get(box_id=result.box_id, kind=TaskKind.QUALITY)
+    loop.quality_decided(image=quality.image, task=quality, accepted=True, posterior=None,
+                         config=project.box_settings)  # fmt: skip
+    return Box.objects.get(pk=result.box_id)
+
+
+def test_nothing_left_after_an_accepted_box_is_a_coverage_yes_from_the_drawer():
+    # Given an image with one accepted box, sent back to drawing by a "not covered" verdict
     project = boxed_project(images=1)
-    (drawer,) = workers(1)
-    _, _, result = _draw(project, drawer, nothing_left=True)
+    first, second = workers(2)
+    box = _box_accepted(project, first)
+    coverage = BoxTask.objects.get(image=box.image, kind=TaskKind.COVERAGE, state="open")
+    loop.coverage_decided(image=box.image, task=coverage, covered=False, posterior=None,
+                          config=project.box_settings)  # fmt: skip
+    # When the next drawer says there is nothing left to box
+    _, _, result = _draw(project, second, nothing_left=True)
+    # Then that is the first "yes" of a new coverage question, which they are not asked again
     assert result.nothing_left and result.box_id is None
-    task = BoxTask.objects.get(project=project, kind="coverage")
-    assert list(task.votes.values_list("worker_id", "label")) == [(drawer.pk, True)]
+    task = BoxTask.objects.get(project=project, kind="coverage", state="open")
+    assert list(task.votes.values_list("worker_id", "label")) == [(second.pk, True)]
     assert task.image.state == BoxImage.State.COVERAGE
-    # The drawer is not asked the same question again.
-    assert box_task_next_for_worker(project=project, worker=drawer, kind="coverage") is None
+    assert box_task_next_for_worker(project=project, worker=second, kind="coverage") is None
+
+
+def test_nothing_left_on_an_image_without_a_box_asks_another_drawer():
+    # An accepted image shows at least one instance: "nothing to box" before any box is
+    # accepted is not a coverage answer (it once let boxless images count as covered).
+    project = boxed_project(images=1)
+    config = project.box_settings
+    config.max_draw_rounds = 2
+    config.save()
+    first, second = workers(2)
+    _, _, result = _draw(project, first, nothing_left=True)
+    assert result.nothing_left
+    assert not BoxTask.objects.filter(project=project, kind="coverage").exists()
+    image = BoxImage.objects.get(project=project, is_gold=False)
+    assert (image.state, image.draw_rounds) == (BoxImage.State.DRAWING, 2)
+    # ... the same drawer is not asked to draw on it again, another one is
+    assert box_task_next_for_worker(project=project, worker=first, kind="draw") is None
+    _draw(project, second, nothing_left=True)
+    # ... and once the draw rounds are spent the image is left for a person
+    image.refresh_from_db()
+    assert image.state == BoxImage.State.INCOMPLETE
+    assert not BoxTask.objects.filter(project=project, state="open").exists()
 
 
 def test_image_given_up_after_its_draw_rounds():
@@ -385,7 +423,7 @@ def test_gold_coverage_questions_are_mixed_into_coverage_grids():
         item=item, boxes=[{"x": 2, "y": 2, "w": 30, "h": 30}], covered=False
     )
     (drawer, verifier) = workers(2)
-    _draw(project, drawer, nothing_left=True)
+    _box_accepted(project, drawer)
     assignment = box_task_next_for_worker(project=project, worker=verifier, kind="coverage")
     assert gold.pk in set(assignment.tasks.values_list("pk", flat=True))
     from boxes.selectors import box_assignment_payload
