@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from boxes.models import Box, BoxVote
+from boxes.models import Box, BoxImage, BoxTask, BoxVote
 from boxes.scheduler import box_task_next_for_worker
 from boxes.services import box_draw_submit
 from labeling.roles import annotator_create
@@ -100,7 +100,7 @@ def test_draw_adjust_and_submit_a_box_with_mouse_and_keyboard(live_server):
         expect(page.locator("#status")).to_contain_text("Box saved")
         expect(page.locator("#readout")).to_have_text("No box yet.")
 
-        # Esc cancels a box being made with the keyboard; then "nothing left" for this image.
+        # Esc cancels a box being made with the keyboard; then "nothing left" for the next image.
         page.keyboard.press("b")
         expect(page.locator("#current-box")).to_have_count(1)
         page.keyboard.press("Escape")
@@ -115,7 +115,12 @@ def test_draw_adjust_and_submit_a_box_with_mouse_and_keyboard(live_server):
 
     box = Box.objects.get()
     assert (box.x, box.y, box.w, box.h) == (20, 11, 31, 30)
-    assert BoxVote.objects.filter(label=True, task__kind="coverage").count() == 1
+    # "Nothing left" on the second image, which has no accepted box yet, is not a coverage
+    # answer: that image waits for another drawer.
+    assert not BoxVote.objects.filter(task__kind="coverage").exists()
+    other = BoxImage.objects.exclude(pk=box.image_id).get(project=project, is_gold=False)
+    assert other.state == BoxImage.State.DRAWING
+    assert BoxTask.objects.filter(image=other, kind="draw", state="open").count() == 1
 
 
 @pytest.mark.browser
