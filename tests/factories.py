@@ -44,6 +44,7 @@ class SynsetFactory(factory.django.DjangoModelFactory):
     class Meta:
         model = Synset
         django_get_or_create = ("wnid",)
+        skip_postgeneration_save = True  # the hook writes closure rows, not the synset
 
     wnid = factory.LazyFunction(lambda: f"n{next(_offsets):08d}")
     lemmas = factory.Sequence(lambda n: [f"thing {n}", f"object {n}"])
@@ -187,6 +188,7 @@ class AssignmentFactory(factory.django.DjangoModelFactory):
 
     class Meta:
         model = Assignment
+        skip_postgeneration_save = True  # the hook writes the HIT's rows, not the assignment
 
     project = factory.SubFactory(ProjectFactory)
     worker = factory.SubFactory(AnnotatorFactory)
