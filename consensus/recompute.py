@@ -73,8 +73,9 @@ def _decide(
     votes: list[EngineVote],
     gold: dict[int, bool],
     table: ConfidenceTable | None,
-) -> tuple[dict[int, tuple[str, float | None, int]], float | None]:
-    """(state, posterior, votes_needed) for every non-gold item, and the synset's difficulty."""
+) -> tuple[dict[int, tuple[str, float | None, int]], float | None, dict]:
+    """(state, posterior, votes_needed) for every non-gold item, the synset's difficulty, and
+    what the calibration stood on (empty for the ImageNet table)."""
     rule = StoppingRule(
         accept_threshold=project.accept_threshold,
         reject_threshold=project.reject_threshold,
@@ -89,6 +90,7 @@ def _decide(
     posterior: dict[int, float] = {}
     decision: dict[int, Decision] = {}
     difficulty = table.semantic_difficulty if table is not None else None
+    calibration: dict = {}
     if project.consensus_method == Project.ConsensusMethod.IMAGENET_TABLE:
         if table is not None:
             for item in items:
@@ -103,7 +105,9 @@ def _decide(
                     max_votes=project.max_votes,
                 )  # fmt: skip
     elif votes:
-        posterior, decision, difficulty = _calibrated(project, items, votes, gold, rule)
+        posterior, decision, difficulty, calibration = _calibrated(
+            project, items, votes, gold, rule
+        )
 
     out: dict[int, tuple[str, float | None, int]] = {}
     for item in items:
@@ -124,7 +128,7 @@ def _decide(
         else:
             # Not decided yet: at least min_votes in total, then one more at a time.
             out[pk] = (Item.State.PENDING, p, max(project.min_votes - n, 1))
-    return out, difficulty
+    return out, difficulty, calibration
 
 
 def _calibrated(
@@ -133,7 +137,7 @@ def _calibrated(
     votes: list[EngineVote],
     gold: dict[int, bool],
     rule: StoppingRule,
-) -> tuple[dict[int, float], dict[int, Decision], float | None]:
+) -> tuple[dict[int, float], dict[int, Decision], float | None, dict]:
     """The worker model deciding on calibrated probabilities (consensus.engine.dynamic): seed
     images that have their seed_votes and voted gold images calibrate it, and no image is
     decided on one worker's vote unless that worker is established on gold."""
@@ -161,7 +165,12 @@ def _calibrated(
     difficulty = (
         float(normalised_entropy(result.estimate.posterior[voted]).mean()) if voted.any() else None
     )
-    return posterior, decision, difficulty
+    calibration = {
+        "reference_images": result.calibration.reference_images,
+        "gold_images": result.calibration.gold_images,
+        "model": result.model,
+    }
+    return posterior, decision, difficulty, calibration
 
 
 def _scale_to(cap: int, yes: int, no: int) -> tuple[int, int]:
@@ -233,7 +242,7 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
         ]
         seed_ids = {row["pk"] for row in items if row["is_seed"]}
         table = _seed_table(project, votes, seed_ids)
-        decided, difficulty = _decide(project, items, votes, gold, table)
+        decided, difficulty, calibration = _decide(project, items, votes, gold, table)
         changes = []
         for row in items:
             state, posterior, needed = decided[row["pk"]]
@@ -260,6 +269,7 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
             undecided_count=undecided,
             difficulty=difficulty,
             confidence_table=_table_json(table),
+            calibration=calibration,
             recomputed_at=timezone.now(),
             updated_at=timezone.now(),
         )

@@ -484,6 +484,7 @@ def synset_page(*, project: Project, wnid: str) -> dict:
             for state in (Item.State.ACCEPTED, Item.State.REJECTED, Item.State.UNDECIDED)
         ],
         "difficulty": project_synset.difficulty,
+        "calibration": project_synset.calibration or {},
         "table_reaches": _table_reaches(table, project.accept_threshold),
     }
 

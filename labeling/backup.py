@@ -50,7 +50,7 @@ ITEM_FIELDS = (
 )  # fmt: skip
 PROJECT_SYNSET_FIELDS = (
     "accepted_count", "rejected_count", "undecided_count", "difficulty", "confidence_table",
-    "needs_recompute",
+    "calibration", "needs_recompute",
 )  # fmt: skip
 PROFILE_FIELDS = ("blocked", "blocked_reason", "gold_correct", "gold_total", "flags")
 
@@ -244,7 +244,9 @@ def votes_restore(*, lines: Iterable[str]) -> dict[str, int]:
         elif kind == "project_synset":
             ProjectSynset.objects.create(
                 project=projects[row["project"]], synset_id=row["wnid"],
-                **{f: row[f] for f in PROJECT_SYNSET_FIELDS},
+                # A summary the next recompute rewrites: backups written before it existed
+                # restore without it.
+                **{f: row[f] for f in PROJECT_SYNSET_FIELDS if f in row or f != "calibration"},
             )  # fmt: skip
         elif kind == "candidate":
             fields = {f: row[f] for f in CANDIDATE_FIELDS}

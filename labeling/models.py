@@ -157,6 +157,9 @@ class ProjectSynset(TimeStampedModel):
     undecided_count = models.PositiveIntegerField(default=0)
     difficulty = models.FloatField(null=True, blank=True)
     confidence_table = models.JSONField(default=dict, blank=True)
+    # What the calibrated consensus stood on at its last recompute: reference (seed) images,
+    # gold images, the model chosen. Empty for the ImageNet table method.
+    calibration = models.JSONField(default=dict, blank=True)
     needs_recompute = models.BooleanField(default=False)
     recomputed_at = models.DateTimeField(null=True, blank=True)
 

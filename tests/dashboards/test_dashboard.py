@@ -180,3 +180,64 @@ def test_synset_page_shows_table_agreement_and_galleries(client, admin_user):
     accepted = dict(response.context["galleries"])["accepted"]
     assert len(accepted) == 3
     assert reverse("candidates:thumbnail", args=[accepted[0]["candidate_id"]]) in html
+
+
+def _pilot_votes(n_items: int, n_good: int, seed: int) -> list[list[bool]]:
+    """10 votes per image from 19 workers about 89% right (None: the worker did not vote)."""
+    rng = np.random.default_rng(seed)
+    rows = []
+    for index in range(n_items):
+        truth = index < n_good
+        voters = set(rng.choice(19, size=10, replace=False).tolist())
+        rows.append(
+            [(truth if rng.random() < 0.89 else not truth) if w in voters else None
+             for w in range(19)]
+        )  # fmt: skip
+    return rows
+
+
+def test_synset_page_says_what_the_calibration_stands_on_and_how_gold_helps(client, admin_user):
+    """A small pilot synset (20 seed images, 5 good, 10 votes each, no gold): positives with
+    clear votes reach the cap undecided, and the page says why and links to the synset's gold
+    review; gold answers join the calibration at the next recompute."""
+    from consensus.recompute import synset_recompute_consensus
+    from labeling.gold import gold_review_submit
+    from tests.factories import hit_answered
+
+    client.force_login(admin_user)
+    project = project_make(synsets=1, images=26, seed_size=20, seed_votes=10, max_votes=10)
+    project_synset = project.project_synsets.get()
+    items = list(Item.objects.filter(project=project).order_by("pk"))
+    seed_items = [item for item in items if item.is_seed]
+    assert len(seed_items) == 20
+    workers = workers_make(19, prefix="pilot")
+    rows = _pilot_votes(20, 5, seed=5)
+    for w, worker in enumerate(workers):
+        labels = {item.pk: row[w] for item, row in zip(seed_items, rows, strict=True)
+                  if row[w] is not None}  # fmt: skip
+        hit_answered(project=project, worker=worker, labels=labels)
+    synset_recompute_consensus(project_synset_id=project_synset.pk)
+    url = reverse("dashboards:synset", args=[project.slug, project_synset.synset_id])
+    response = client.get(url)
+    html = response.content.decode()
+    assert response.context["calibration"] == {
+        "reference_images": 20, "gold_images": 0, "model": response.context["calibration"]["model"]
+    }  # fmt: skip
+    undecided = response.context["counts"]["undecided"]
+    assert undecided > 0
+    assert f"{undecided} image{'s' if undecided > 1 else ''} reached the vote cap" in html
+    gold_link = reverse("labeling:project-gold", args=[project.slug])
+    assert f"{gold_link}?mode=items&amp;synset={project_synset.synset_id}" in html
+
+    # The curator marks the six images outside the seed as gold (two yes, four no); the
+    # workers answer them as they would in their HITs; the recompute counts them.
+    others = [item for item in items if not item.is_seed]
+    gold_review_submit(project=project, reviewer=admin_user,
+                       yes=[i.pk for i in others[:2]], no=[i.pk for i in others[2:]])  # fmt: skip
+    for worker in workers[:12]:
+        hit_answered(project=project, worker=worker,
+                     labels={item.pk: index < 2 for index, item in enumerate(others)})  # fmt: skip
+    synset_recompute_consensus(project_synset_id=project_synset.pk)
+    response = client.get(url)
+    assert response.context["calibration"]["gold_images"] == 6
+    assert "6</b> gold images" in response.content.decode()
