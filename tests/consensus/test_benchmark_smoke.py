@@ -41,3 +41,11 @@ def test_consensus_recompute_engine_benchmark_starts():
     assert "== consensus engine alone" in out
     assert re.search(r"^decide_synset 10,000 x 10 votes: median \d", out, re.MULTILINE)
     assert "(target < 1 s)" in out
+
+
+def test_consensus_pilot_runs_on_a_few_draws():
+    out = run("consensus_pilot.py", "--draws", "3", "--gold-yes", "1", "--gold-no", "1")
+    assert "== consensus on small pilot synsets (consensus_pilot)" in out
+    assert "20 seed images (6 good) x 10 votes, gold 1 yes + 1 no x 10 votes" in out
+    assert re.search(r"^good images accepted \(recall\): \d+/18 = [01]\.\d{3}$", out, re.M)
+    assert re.search(r"^draws with no good image accepted: \d/3 = ", out, re.M)
