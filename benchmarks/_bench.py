@@ -202,6 +202,51 @@ def watched() -> Iterator[LagMonitor]:
             print(warning)
 
 
+# --- bulk loads -----------------------------------------------------------------------------
+
+LOAD_TABLES = ("labeling_item", "labeling_vote", "labeling_assignmentitem", "labeling_assignment")
+
+
+@contextlib.contextmanager
+def bulk_load(
+    cursor, tables: Sequence[str] = LOAD_TABLES, *, unchecked_foreign_keys: bool = False
+) -> Iterator[str]:
+    """Generated rows go in as a bulk load does: no synchronous commit, the tables' secondary
+    indexes dropped for the load and rebuilt when the block ends, the image → candidate key
+    dropped for good (the benchmarks generate no candidates). With ``unchecked_foreign_keys``
+    the per-row foreign-key triggers are off where the role may (a superuser, as the scratch
+    database's owner usually is; otherwise the checks stay on) — for rows consistent by
+    construction. Yields "foreign keys checked" or "foreign keys not checked"."""
+    from django.db import DatabaseError
+
+    cursor.execute("SET synchronous_commit = off")
+    cursor.execute("SET maintenance_work_mem = '256MB'")
+    checks = "foreign keys checked"
+    if unchecked_foreign_keys:
+        with contextlib.suppress(DatabaseError):
+            cursor.execute("SET session_replication_role = replica")
+            checks = "foreign keys not checked"
+    cursor.execute(
+        "SELECT conname FROM pg_constraint WHERE conrelid = 'labeling_item'::regclass "
+        "AND contype = 'f' AND pg_get_constraintdef(oid) LIKE '%%candidates_candidate%%'"
+    )
+    for (name,) in cursor.fetchall():
+        cursor.execute(f'ALTER TABLE labeling_item DROP CONSTRAINT "{name}"')
+    cursor.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) AND indexname "
+        "NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))",
+        [list(tables)],
+    )
+    indexes = cursor.fetchall()
+    for name, _ in indexes:
+        cursor.execute(f'DROP INDEX "{name}"')
+    yield checks
+    for _, definition in indexes:
+        cursor.execute(definition)
+    if unchecked_foreign_keys:
+        cursor.execute("RESET session_replication_role")
+
+
 # --- scratch databases ----------------------------------------------------------------------
 
 

@@ -36,7 +36,6 @@ takes several minutes more and grows the scratch database by several GB.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import random
 import statistics
 import sys
@@ -46,6 +45,8 @@ from pathlib import Path
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parents[1])]
 
 from _bench import (  # noqa: E402
+    LOAD_TABLES,
+    bulk_load,
     django_setup,
     header,
     interleaved,
@@ -60,7 +61,6 @@ OTHER_PER_SYNSET = 10_008  # 417 HITs of 24 images
 OTHER_VOTES_PER_ITEM = 10
 OTHER_WORKERS = 1000
 OTHER_WNID_BASE = 97_000_000
-TABLES = ("labeling_item", "labeling_vote", "labeling_assignmentitem", "labeling_assignment")
 SUFFIXES = {"k": 1_000, "m": 1_000_000}
 
 
@@ -254,7 +254,7 @@ def add_other_votes(other: dict, target: int) -> float:
     votes), in SQL; then VACUUM ANALYZE the tables (also when nothing is added). Returns the
     seconds taken, indexes and VACUUM included."""
     from django.contrib.auth import get_user_model
-    from django.db import DatabaseError, connection
+    from django.db import connection
 
     from labeling.models import Project, ProjectSynset
     from synsets.models import Synset
@@ -289,31 +289,11 @@ def add_other_votes(other: dict, target: int) -> float:
             "per": OTHER_PER_SYNSET, "base": OTHER_WNID_BASE, "hit": HIT_SIZE,
             "rounds": OTHER_VOTES_PER_ITEM,
         }  # fmt: skip
-        with connection.cursor() as cursor:
-            cursor.execute("SET synchronous_commit = off")
-            cursor.execute("SET maintenance_work_mem = '256MB'")
-            # The generated rows are consistent by construction: skip their foreign-key checks
-            # (one trigger call per row) where the role may (superuser, as the scratch
-            # database's owner usually is); a failed SET leaves the checks on.
-            with contextlib.suppress(DatabaseError):
-                cursor.execute("SET session_replication_role = replica")
-                checks = "foreign keys not checked"
-            # Candidates are not generated (see the module docstring).
-            cursor.execute(
-                "SELECT conname FROM pg_constraint WHERE conrelid = 'labeling_item'::regclass "
-                "AND contype = 'f' AND pg_get_constraintdef(oid) LIKE '%%candidates_candidate%%'"
-            )
-            for (name,) in cursor.fetchall():
-                cursor.execute(f'ALTER TABLE labeling_item DROP CONSTRAINT "{name}"')
-            # Secondary indexes are dropped for the load and rebuilt after it.
-            cursor.execute(
-                "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) AND "
-                "indexname NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))",
-                [list(TABLES)],
-            )
-            indexes = cursor.fetchall()
-            for name, _ in indexes:
-                cursor.execute(f'DROP INDEX "{name}"')
+        # The generated rows are consistent by construction: no per-row foreign-key checks.
+        with (
+            connection.cursor() as cursor,
+            bulk_load(cursor, unchecked_foreign_keys=True) as checks,
+        ):
             cursor.execute("SELECT coalesce(max(id), 0) + 1 FROM labeling_item")
             params["item_base"] = cursor.fetchone()[0] - first
             cursor.execute("SELECT coalesce(max(id), 0) + 1 FROM labeling_assignment")
@@ -374,13 +354,10 @@ def add_other_votes(other: dict, target: int) -> float:
                     f"(SELECT max(id) FROM {table}))"
                 )
             loaded = time.perf_counter() - started
-            for _, definition in indexes:
-                cursor.execute(definition)
-            cursor.execute("RESET session_replication_role")
         other["blocks"] += blocks
         other["votes"] += blocks * per_block
     with connection.cursor() as cursor:
-        for table in TABLES:
+        for table in LOAD_TABLES:
             cursor.execute(f"VACUUM ANALYZE {table}")
     seconds = time.perf_counter() - started
     if blocks:

@@ -30,7 +30,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _bench import ROOT, header, scratch_database, watched  # noqa: E402
+from _bench import (  # noqa: E402
+    LOAD_TABLES,
+    ROOT,
+    bulk_load,
+    header,
+    scratch_database,
+    watched,
+)
 
 SIZES = {
     "tiny": (2, 240),  # smoke tests
@@ -89,27 +96,7 @@ def generate(synsets: int, per_synset: int, *, workers: int = WORKERS) -> dict:
         "gold": GOLD_PER_SYNSET, "decided": decided, "partial": partial,
         "workers": worker_ids, "nw": len(worker_ids),
     }  # fmt: skip
-    with connection.cursor() as cursor:
-        cursor.execute("SET synchronous_commit = off")
-        cursor.execute("SET maintenance_work_mem = '256MB'")
-        # Candidates are not generated (see the module docstring).
-        cursor.execute(
-            "SELECT conname FROM pg_constraint WHERE conrelid = 'labeling_item'::regclass "
-            "AND contype = 'f' AND pg_get_constraintdef(oid) LIKE '%%candidates_candidate%%'"
-        )
-        for (name,) in cursor.fetchall():
-            cursor.execute(f'ALTER TABLE labeling_item DROP CONSTRAINT "{name}"')
-        # Secondary indexes are dropped for the load and rebuilt after it (as a bulk load does).
-        tables = ("labeling_item", "labeling_vote", "labeling_assignmentitem",
-                  "labeling_assignment")  # fmt: skip
-        cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = ANY(%s) AND indexname "
-            "NOT IN (SELECT conname FROM pg_constraint WHERE contype IN ('p', 'u'))",
-            [list(tables)],
-        )
-        indexes = cursor.fetchall()
-        for name, _ in indexes:
-            cursor.execute(f'DROP INDEX "{name}"')
+    with connection.cursor() as cursor, bulk_load(cursor):
         # Image g is image j = g % per of synset g / per; voted images come in blocks of 24
         # (one assignment per block and vote round, rounds by different workers).
         cursor.execute(
@@ -187,10 +174,8 @@ def generate(synsets: int, per_synset: int, *, workers: int = WORKERS) -> dict:
         votes = cursor.fetchone()[0]
         cursor.execute("DROP TABLE gen_vote")
         loaded = time.perf_counter() - started
-        for _, definition in indexes:
-            cursor.execute(definition)
     with connection.cursor() as cursor:
-        for table in tables:
+        for table in LOAD_TABLES:
             cursor.execute(f"VACUUM ANALYZE {table}")
     print(
         f"generated {synsets} synsets × {per_synset:,} = {n:,} images, {votes:,} votes by "
