@@ -1,7 +1,9 @@
 """Import the WordNet 3.0 noun hierarchy (synsets, IS-A edges, closure, multilingual lemmas).
 
 WordNet's ``data.noun`` is read directly (``read_noun_synsets``), then only the difference between
-WordNet and the tables is written, so a second run changes nothing (idempotent).
+WordNet and the tables is written, so a second run changes nothing (idempotent). Each finished
+import records a fingerprint of the files it read and the tables' row counts; a re-run over the
+same files while the tables still hold those rows stops there (``force`` compares every row).
 
 On PostgreSQL the rows are bulk-loaded with COPY into temporary tables, the closure is computed
 there by a recursive query, and each table is brought in line by three set-based statements
@@ -12,18 +14,20 @@ the zero-config run) the closure is computed in Python and written with ``bulk_c
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 
 from django.db import connection, models, transaction
 
-from .models import Synset, SynsetClosure, SynsetEdge, SynsetLemma
-from .wordnet import NounSynset, locate_wordnet, read_noun_synsets, read_omw_lemmas
+from .models import Synset, SynsetClosure, SynsetEdge, SynsetLemma, WordNetImport
+from .wordnet import NounSynset, locate_wordnet, omw_files, read_noun_synsets, read_omw_lemmas
 
 Progress = Callable[[str], None]
 
@@ -51,12 +55,21 @@ class ImportSummary:
     lemmas: TableChange = field(default_factory=TableChange)
     lemmas_per_language: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
+    unchanged_since: datetime | None = None  # set when the files matched the last import
 
     @property
     def changed(self) -> bool:
         return any(t.changed for t in (self.synsets, self.edges, self.closure, self.lemmas))
 
     def line(self) -> str:
+        if self.unchanged_since is not None:
+            return (
+                f"WordNet 3.0 import: the same files as the import of "
+                f"{self.unchanged_since:%Y-%m-%d %H:%M} UTC, and the tables still hold its "
+                f"{self.synsets.total} synsets, {self.edges.total} IS-A edges, "
+                f"{self.closure.total} closure pairs and {self.lemmas.total} lemmas: nothing "
+                f"to do in {self.seconds:.1f} s (--force compares every row)"
+            )
         languages = ", ".join(f"{k}={v}" for k, v in sorted(self.lemmas_per_language.items()))
         return (
             f"WordNet 3.0 import: synsets {self.synsets}; IS-A edges {self.edges}; "
@@ -222,13 +235,69 @@ def _lemma_rows(
     return rows
 
 
+# Part of the fingerprint: change it when the same files would be written differently.
+IMPORT_FORMAT = "synsetlab-wordnet-import 1"
+
+
+def source_fingerprint(root, omw_dir: Path | None) -> str:
+    """SHA-256 over what an import reads: WordNet's noun data and lexicographer names, and the
+    OMW tab files (by name and content), with the import's format."""
+    digest = hashlib.sha256(IMPORT_FORMAT.encode())
+    for name in ("data.noun", "lexnames"):
+        try:
+            with root.join(name).open() as stream:
+                digest.update(f"\n{name}\n".encode())
+                while chunk := stream.read(1 << 20):
+                    digest.update(chunk if isinstance(chunk, bytes) else chunk.encode())
+        except (OSError, KeyError):
+            digest.update(f"\n{name} missing\n".encode())
+    for tab in omw_files(omw_dir) if omw_dir else []:
+        digest.update(f"\n{tab.parent.name}/{tab.name}\n".encode())
+        with tab.open("rb") as stream:
+            while chunk := stream.read(1 << 20):
+                digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _table_counts() -> dict[str, int]:
+    return {
+        "synsets": Synset.objects.count(),
+        "edges": SynsetEdge.objects.count(),
+        "closure": SynsetClosure.objects.count(),
+        "lemmas": SynsetLemma.objects.count(),
+    }
+
+
 @transaction.atomic
 def wordnet_import(
-    *, nltk_data: Path, system_dir: Path, omw_dir: Path | None, progress: Progress = lambda _: None
+    *,
+    nltk_data: Path,
+    system_dir: Path,
+    omw_dir: Path | None,
+    progress: Progress = lambda _: None,
+    force: bool = False,
 ) -> ImportSummary:
-    """Import (or re-sync) all WordNet 3.0 noun synsets; returns what changed."""
+    """Import (or re-sync) all WordNet 3.0 noun synsets; returns what changed.
+
+    When the files are those of the last finished import and the tables still hold the rows it
+    left, nothing is read or compared; ``force`` compares every row (and repairs hand edits
+    that kept the row counts)."""
     started = time.monotonic()
     root = locate_wordnet(nltk_data=nltk_data, system_dir=system_dir)
+    fingerprint = source_fingerprint(root, omw_dir)
+    last = WordNetImport.objects.first()
+    if not force and last is not None and last.fingerprint == fingerprint:
+        counts = _table_counts()
+        if counts == last.counts():
+            summary = ImportSummary(
+                synsets=TableChange(total=counts["synsets"]),
+                edges=TableChange(total=counts["edges"]),
+                closure=TableChange(total=counts["closure"]),
+                lemmas=TableChange(total=counts["lemmas"]),
+                unchanged_since=last.finished_at,
+            )
+            summary.seconds = time.monotonic() - started
+            return summary
     progress("reading WordNet noun synsets")
     synsets = read_noun_synsets(root)
     translations = read_omw_lemmas(omw_dir) if omw_dir else {}
@@ -236,6 +305,8 @@ def wordnet_import(
         summary = _import_postgresql(synsets, translations, progress)
     else:
         summary = _import_python(synsets, translations, progress)
+    WordNetImport.objects.all().delete()
+    WordNetImport.objects.create(fingerprint=fingerprint, **_table_counts())
     summary.seconds = time.monotonic() - started
     return summary
 

@@ -135,3 +135,25 @@ class SynsetLemma(models.Model):
 
     def __str__(self) -> str:
         return f"{self.language}:{self.lemma}"
+
+
+class WordNetImport(models.Model):
+    """A finished import: a fingerprint of the files it read and the rows the four tables held
+    after it. A re-run over the same files, while the tables still hold those rows, has nothing
+    to compare (``import_wordnet --force`` compares every row anyway)."""
+
+    fingerprint = models.CharField(max_length=64)
+    synsets = models.PositiveIntegerField()
+    edges = models.PositiveIntegerField()
+    closure = models.PositiveIntegerField()
+    lemmas = models.PositiveIntegerField()
+    finished_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-finished_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"WordNet import {self.finished_at:%Y-%m-%d %H:%M} ({self.synsets} synsets)"
+
+    def counts(self) -> dict[str, int]:
+        return {name: getattr(self, name) for name in ("synsets", "edges", "closure", "lemmas")}

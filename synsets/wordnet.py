@@ -194,6 +194,11 @@ def read_noun_synsets(root) -> list[NounSynset]:
     return synsets
 
 
+def omw_files(omw_dir: Path) -> list[Path]:
+    """The OMW tab files an import reads, in order (none when the folder is missing)."""
+    return sorted(omw_dir.glob("*/wn-data-*.tab")) if omw_dir.is_dir() else []
+
+
 def read_omw_lemmas(omw_dir: Path) -> dict[str, dict[str, list[str]]]:
     """Read noun lemmas from Open Multilingual Wordnet tab files: {language: {wnid: [lemma, ...]}}.
 
@@ -201,9 +206,7 @@ def read_omw_lemmas(omw_dir: Path) -> dict[str, dict[str, list[str]]]:
     ``<offset>-<pos><TAB><lang>:lemma<TAB><word>``. Missing directory → no languages.
     """
     languages: dict[str, dict[str, list[str]]] = {}
-    if not omw_dir.is_dir():
-        return languages
-    for tab in sorted(omw_dir.glob("*/wn-data-*.tab")):
+    for tab in omw_files(omw_dir):
         language = tab.stem.removeprefix("wn-data-")
         by_wnid: dict[str, list[str]] = {}
         with tab.open(encoding="utf-8") as rows:

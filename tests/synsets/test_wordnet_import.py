@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import connection
 
 from synsets.importer import hierarchy_build, wordnet_import
-from synsets.models import Synset, SynsetClosure, SynsetEdge, SynsetLemma
+from synsets.models import Synset, SynsetClosure, SynsetEdge, SynsetLemma, WordNetImport
 from synsets.wordnet import NounSynset, WordNetUnavailable, load_wordnet, read_omw_lemmas
 
 pytestmark = pytest.mark.django_db
@@ -81,10 +81,50 @@ def test_second_import_changes_nothing(wordnet, shared_data):
         nltk_data=settings.NLTK_DATA,
         system_dir=settings.WORDNET_SYSTEM_DIR,
         omw_dir=shared_data / "omw",
+        force=True,
     )
     assert not summary.changed, summary.line()
+    assert summary.unchanged_since is None  # every row was compared
     assert (SynsetClosure.objects.count(), SynsetLemma.objects.count()) == before
     assert Synset.objects.count() == 82_115
+
+
+def test_a_rerun_over_the_same_files_and_rows_compares_nothing(wordnet, shared_data):
+    record = WordNetImport.objects.get()
+    assert record.counts() == {
+        "synsets": Synset.objects.count(), "edges": SynsetEdge.objects.count(),
+        "closure": SynsetClosure.objects.count(), "lemmas": SynsetLemma.objects.count(),
+    }  # fmt: skip
+    args = {"nltk_data": settings.NLTK_DATA, "system_dir": settings.WORDNET_SYSTEM_DIR}
+    summary = wordnet_import(**args, omw_dir=shared_data / "omw")
+    assert summary.unchanged_since == record.finished_at and not summary.changed
+    assert summary.synsets.total == Synset.objects.count()
+    assert "nothing to do" in summary.line() and "--force" in summary.line()
+    # Other files (here: without the multilingual lemmas) are a different import: compared,
+    # written, recorded.
+    summary = wordnet_import(**args, omw_dir=None)
+    assert summary.unchanged_since is None and summary.lemmas.deleted > 0
+    assert WordNetImport.objects.get().fingerprint != record.fingerprint
+    # A lost row changes a count: the next run compares and puts it back.
+    SynsetLemma.objects.filter(synset_id="n02084071").delete()
+    summary = wordnet_import(**args, omw_dir=None)
+    assert summary.unchanged_since is None and summary.lemmas.created == 3
+
+
+def test_a_fingerprint_covers_the_files_an_import_reads(tmp_path, shared_data):
+    from synsets.importer import source_fingerprint
+    from synsets.wordnet import locate_wordnet
+
+    root = locate_wordnet(nltk_data=settings.NLTK_DATA, system_dir=settings.WORDNET_SYSTEM_DIR)
+    omw = tmp_path / "omw"
+    (omw / "ita").mkdir(parents=True)
+    tab = omw / "ita" / "wn-data-ita.tab"
+    tab.write_text("02084071-n\tita:lemma\tcane\n", encoding="utf-8")
+    first = source_fingerprint(root, omw)
+    assert source_fingerprint(root, omw) == first
+    tab.write_text("02084071-n\tita:lemma\tcagnolino\n", encoding="utf-8")
+    assert source_fingerprint(root, omw) != first
+    assert source_fingerprint(root, None) != first
 
 
 def test_import_repairs_a_damaged_hierarchy(wordnet, shared_data):
@@ -92,8 +132,9 @@ def test_import_repairs_a_damaged_hierarchy(wordnet, shared_data):
     SynsetClosure.objects.filter(descendant_id="n02085620").delete()
     Synset.objects.filter(wnid="n02084071").update(gloss="vandalised")
     summary = wordnet_import(
-        nltk_data=settings.NLTK_DATA, system_dir=settings.WORDNET_SYSTEM_DIR, omw_dir=None
-    )
+        nltk_data=settings.NLTK_DATA, system_dir=settings.WORDNET_SYSTEM_DIR, omw_dir=None,
+        force=True,  # the gloss edit alone keeps every count: only --force finds it
+    )  # fmt: skip
     assert summary.edges.created == 2
     assert summary.closure.created > 0
     assert summary.synsets.updated == 1

@@ -21,6 +21,11 @@ class Command(BaseCommand):
         )  # fmt: skip
 
         parser.add_argument(
+            "--force", action="store_true",
+            help="Compare every row even when the files and row counts match the last import "
+                 "(repairs hand edits that kept the counts).",
+        )  # fmt: skip
+        parser.add_argument(
             "--if-empty", action="store_true",
             help="Do nothing when synsets are already imported (fast start-up for `make run`).",
         )  # fmt: skip
@@ -36,6 +41,7 @@ class Command(BaseCommand):
                 system_dir=settings.WORDNET_SYSTEM_DIR,
                 omw_dir=omw_dir,
                 progress=lambda message: self.stderr.write(f"… {message}"),
+                force=options["force"],
             )
         except WordNetUnavailable as exc:
             raise CommandError(str(exc)) from exc
