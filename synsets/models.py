@@ -65,8 +65,14 @@ class SynsetEdge(models.Model):
         HYPERNYM = "hypernym", "hypernym"
         INSTANCE_HYPERNYM = "instance_hypernym", "instance hypernym"
 
-    parent = models.ForeignKey(Synset, on_delete=models.CASCADE, related_name="child_edges")
-    child = models.ForeignKey(Synset, on_delete=models.CASCADE, related_name="parent_edges")
+    # No single-column indexes of their own: the unique (parent, child) index serves lookups by
+    # parent, synset_edge_by_child those by child (the import rebuilds every index it keeps).
+    parent = models.ForeignKey(
+        Synset, on_delete=models.CASCADE, related_name="child_edges", db_index=False
+    )
+    child = models.ForeignKey(
+        Synset, on_delete=models.CASCADE, related_name="parent_edges", db_index=False
+    )
     kind = models.CharField(max_length=20, choices=Kind.choices)
 
     class Meta:
@@ -88,8 +94,13 @@ class SynsetClosure(models.Model):
     ancestor/descendant pair whatever the number of paths: subtree and ancestor queries are one
     indexed lookup instead of a recursive walk."""
 
-    ancestor = models.ForeignKey(Synset, on_delete=models.CASCADE, related_name="+")
-    descendant = models.ForeignKey(Synset, on_delete=models.CASCADE, related_name="+")
+    # 825,356 rows: the unique (ancestor, descendant) index serves subtree lookups and
+    # synset_closure_ancestors ancestor lookups; single-column copies of them (and their
+    # pattern-ops twins) only cost the import time and disk.
+    ancestor = models.ForeignKey(Synset, on_delete=models.CASCADE, related_name="+", db_index=False)
+    descendant = models.ForeignKey(
+        Synset, on_delete=models.CASCADE, related_name="+", db_index=False
+    )
     distance = models.PositiveSmallIntegerField(help_text="Shortest number of IS-A steps.")
 
     class Meta:
@@ -111,7 +122,10 @@ class SynsetLemma(models.Model):
     """A lemma of a synset in one language (``eng`` from WordNet, others from OMW); serves lemma
     search and the candidate queries' translations."""
 
-    synset = models.ForeignKey(Synset, on_delete=models.CASCADE, related_name="lemma_rows")
+    # Lookups by synset use the unique (synset, language, lemma) index.
+    synset = models.ForeignKey(
+        Synset, on_delete=models.CASCADE, related_name="lemma_rows", db_index=False
+    )
     language = models.CharField(max_length=8)
     lemma = models.CharField(max_length=255)
     lemma_folded = models.CharField(max_length=255, help_text="Case-folded lemma for search.")
