@@ -3,8 +3,9 @@ counted votes, run the project's consensus method, and write each image's poster
 how many more votes to ask for — which is what the scheduler serves next.
 
 Locked per synset (row lock on its ProjectSynset only, then the changed images in primary-key
-order as every writer does, see ``labeling.locks``), idempotent (the result depends only on the
-votes), and safe to kill and rerun: everything is written in one transaction.
+order as every writer does, see ``labeling.locks``), idempotent (states and votes needed depend
+only on the votes; a stored posterior is within ``POSTERIOR_TOLERANCE`` of the one they give),
+and safe to kill and rerun: everything is written in one transaction.
 """
 
 from __future__ import annotations
@@ -27,6 +28,11 @@ from labeling.models import Item, Project, ProjectSynset, Vote
 # The table needs enough finished seed images before its cells mean anything.
 MIN_SEED_ITEMS_FOR_TABLE = 5
 POSTERIOR_DECIMALS = 4
+# A refit after one HIT nudges nearly every posterior of the synset by 10⁻⁴ or so; rewriting
+# 10,000 rows for that was most of a typical recompute. An image whose state and votes needed
+# are unchanged keeps its stored posterior unless it moved by at least this much (every figure
+# shown rounds posteriors to three decimals).
+POSTERIOR_TOLERANCE = 5e-4
 
 
 @dataclass(frozen=True)
@@ -180,6 +186,12 @@ def _scale_to(cap: int, yes: int, no: int) -> tuple[int, int]:
     return scaled_yes, cap - scaled_yes
 
 
+def _posterior_moved(new: float | None, stored: float | None) -> bool:
+    if new is None or stored is None:
+        return new != stored
+    return abs(new - stored) >= POSTERIOR_TOLERANCE
+
+
 def _write_items(changes: list[tuple[int, str, float | None, int]]) -> None:
     if not changes:
         return
@@ -247,10 +259,10 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
         for row in items:
             state, posterior, needed = decided[row["pk"]]
             if posterior is not None:
-                # Stored to 4 decimals: a refit after one HIT nudges every posterior in the
-                # last digits, and rewriting 10,000 rows for that is the recompute's main cost.
                 posterior = round(min(max(posterior, 0.0), 1.0), POSTERIOR_DECIMALS)
-            if (state, posterior, needed) != (row["state"], row["posterior"], row["votes_needed"]):
+            if (state, needed) != (row["state"], row["votes_needed"]) or _posterior_moved(
+                posterior, row["posterior"]
+            ):
                 changes.append((row["pk"], state, posterior, needed))
         # Lock order of every writer (labeling.locks): images in ascending primary key, so this
         # task and a submission or a lease release holding some of the same images wait for

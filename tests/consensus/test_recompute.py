@@ -134,6 +134,35 @@ def test_recompute_is_idempotent():
 
 
 @pytest.mark.django_db
+def test_a_nudged_posterior_is_kept_and_a_moved_one_rewritten():
+    """A refit nudges posteriors in the last digits: an image whose state and votes needed stay
+    keeps its stored posterior while it is within the tolerance of the new one."""
+    from consensus.recompute import POSTERIOR_TOLERANCE
+
+    project = project_make(images=12, images_per_hit=6, gold_per_hit=0)
+    _label_until_done(project, _workers(3), _truth(project), rounds=2, recompute=False)
+    project_synset = ProjectSynset.objects.get(project=project)
+    synset_recompute_consensus(project_synset_id=project_synset.pk)
+    items = Item.objects.filter(project=project, posterior__isnull=False).order_by("pk")
+    exact = dict(items.values_list("pk", "posterior"))
+    nudged, moved = list(exact)[:3], list(exact)[3:5]
+    for pk in nudged:
+        Item.objects.filter(pk=pk).update(posterior=_shifted(exact[pk], POSTERIOR_TOLERANCE / 2))
+    for pk in moved:
+        Item.objects.filter(pk=pk).update(posterior=_shifted(exact[pk], 3 * POSTERIOR_TOLERANCE))
+    summary = synset_recompute_consensus(project_synset_id=project_synset.pk)
+    assert summary.changed == len(moved)
+    stored = dict(items.values_list("pk", "posterior"))
+    assert all(stored[pk] == exact[pk] for pk in moved)
+    assert all(stored[pk] != exact[pk] for pk in nudged)
+    assert all(abs(stored[pk] - exact[pk]) < POSTERIOR_TOLERANCE for pk in exact)
+
+
+def _shifted(p: float, by: float) -> float:
+    return p - by if p > 0.5 else p + by
+
+
+@pytest.mark.django_db
 def test_excluded_votes_do_not_count():
     project = project_make(images=6, images_per_hit=6, gold_per_hit=0, min_votes=1)
     _label_until_done(project, _workers(2), _truth(project), rounds=1, recompute=False)
