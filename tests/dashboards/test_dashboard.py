@@ -225,7 +225,7 @@ def test_synset_page_says_what_the_calibration_stands_on_and_how_gold_helps(clie
     }  # fmt: skip
     undecided = response.context["counts"]["undecided"]
     assert undecided > 0
-    assert f"{undecided} image{'s' if undecided > 1 else ''} reached the vote cap" in html
+    assert f"{undecided} image{'s' if undecided > 1 else ''} reached the vote cap undecided" in html
     gold_link = reverse("labeling:project-gold", args=[project.slug])
     assert f"{gold_link}?mode=items&amp;synset={project_synset.synset_id}" in html
 
