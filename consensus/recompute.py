@@ -22,7 +22,7 @@ from consensus.engine.dynamic import decide_synset
 from consensus.engine.stopping import DECISIONS, StoppingRule
 from consensus.engine.types import Decision, VoteMatrix, normalised_entropy
 from consensus.engine.types import Vote as EngineVote
-from labeling.locks import items_lock
+from labeling.locks import item_keys_lock
 from labeling.models import Item, Project, ProjectSynset, Vote
 
 # The table needs enough finished seed images before its cells mean anything.
@@ -48,8 +48,12 @@ class RecomputeSummary:
     seconds: float
 
 
-def _seed_table(project: Project, votes, seed_ids: set[int]) -> ConfidenceTable | None:
-    seed_votes = [v for v in votes if v.item in seed_ids]
+def _seed_table(project: Project, votes: list[tuple], seed_ids: set[int]) -> ConfidenceTable | None:
+    seed_votes = [
+        EngineVote(item=item, worker=worker, label=label)
+        for item, worker, label in votes
+        if item in seed_ids
+    ]
     per_item: dict[int, int] = {}
     for vote in seed_votes:
         per_item[vote.item] = per_item.get(vote.item, 0) + 1
@@ -76,7 +80,7 @@ def _table_json(table: ConfidenceTable | None) -> dict:
 def _decide(
     project: Project,
     items: list[dict],
-    votes: list[EngineVote],
+    votes: list[tuple],
     gold: dict[int, bool],
     table: ConfidenceTable | None,
 ) -> tuple[dict[int, tuple[str, float | None, int]], float | None, dict]:
@@ -89,9 +93,9 @@ def _decide(
         positive=True,
     )
     counts: dict[int, list[int]] = {}
-    for vote in votes:
-        yes_no = counts.setdefault(vote.item, [0, 0])
-        yes_no[0 if vote.label else 1] += 1
+    for item, _, label in votes:
+        yes_no = counts.setdefault(item, [0, 0])
+        yes_no[0 if label else 1] += 1
 
     posterior: dict[int, float] = {}
     decision: dict[int, Decision] = {}
@@ -140,14 +144,17 @@ def _decide(
 def _calibrated(
     project: Project,
     items: list[dict],
-    votes: list[EngineVote],
+    votes: list[tuple],
     gold: dict[int, bool],
     rule: StoppingRule,
 ) -> tuple[dict[int, float], dict[int, Decision], float | None, dict]:
     """The worker model deciding on calibrated probabilities (consensus.engine.dynamic): seed
     images that have their seed_votes and voted gold images calibrate it, and no image is
     decided on one worker's vote unless that worker is established on gold."""
-    matrix = VoteMatrix.from_votes(votes, label_set=[False, True], item_set=list(gold))
+    item_ids, worker_ids, labels = zip(*votes, strict=True)
+    matrix = VoteMatrix.from_columns(
+        item_ids, worker_ids, labels, label_set=[False, True], item_set=list(gold)
+    )
     n_votes = matrix.votes_per_item()
     row_of = {pk: row for row, pk in enumerate(matrix.items)}
     seed_rows = np.array(
@@ -196,17 +203,15 @@ def _write_items(changes: list[tuple[int, str, float | None, int]]) -> None:
     if not changes:
         return
     if connection.vendor == "postgresql":
-        from psycopg2.extras import execute_values
-
+        # One statement, one array per column: no per-row SQL text to build and parse.
+        ids, states, posteriors, needed = (list(column) for column in zip(*changes, strict=True))
         with connection.cursor() as cursor:
-            execute_values(
-                cursor.cursor,
+            cursor.execute(
                 "UPDATE labeling_item AS i SET state = v.state, posterior = v.posterior, "
                 "votes_needed = v.votes_needed, updated_at = now() "
-                "FROM (VALUES %s) AS v(id, state, posterior, votes_needed) WHERE i.id = v.id",
-                changes,
-                template="(%s, %s, %s::double precision, %s)",
-                page_size=2000,
+                "FROM unnest(%s::bigint[], %s::varchar[], %s::double precision[], %s::int[]) "
+                "AS v(id, state, posterior, votes_needed) WHERE i.id = v.id",
+                [ids, states, posteriors, needed],
             )
         return
     objs = [
@@ -244,14 +249,15 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
                 gold[row["pk"]] = bool(row["gold_label"])
             else:
                 items.append(row)
-        votes = [
-            EngineVote(item=item_id, worker=worker_id, label=label)
-            for item_id, worker_id, label in Vote.objects.filter(
+        # (item, worker, label) tuples: 100,000 of them for a 10,000-image synset, so no object
+        # per vote (the engine takes the three columns).
+        votes = list(
+            Vote.objects.filter(
                 item__project_id=project.pk,
                 item__synset_id=project_synset.synset_id,
                 status=Vote.Status.CONFIRMED,
             ).values_list("item_id", "worker_id", "label")
-        ]
+        )
         seed_ids = {row["pk"] for row in items if row["is_seed"]}
         table = _seed_table(project, votes, seed_ids)
         decided, difficulty, calibration = _decide(project, items, votes, gold, table)
@@ -269,7 +275,7 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
         # one another instead of deadlocking; images a new HIT is leasing right now are waited
         # for too (the scheduler itself never waits: SKIP LOCKED).
         changes.sort()
-        items_lock([change[0] for change in changes], fields=("pk",))
+        item_keys_lock(change[0] for change in changes)
         _write_items(changes)
         states = [decided[row["pk"]][0] for row in items]
         accepted = states.count(Item.State.ACCEPTED)

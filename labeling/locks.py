@@ -29,6 +29,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.db import connection
 from django.db.models import QuerySet
 
 from .models import Assignment, Item, WorkerProfile
@@ -57,3 +58,19 @@ def items_lock(item_ids: Iterable[int], *, fields: Iterable[str] = ()) -> dict[i
     if fields:
         queryset = queryset.only(*fields)
     return {item.pk: item for item in queryset}
+
+
+def item_keys_lock(item_ids: Iterable[int]) -> None:
+    """Step 4 when only the locks are needed (the caller writes the rows itself): one statement
+    with the keys as one array, no model instances — a recompute may lock ten thousand images."""
+    ids = sorted(set(item_ids))
+    if not ids:
+        return
+    if connection.vendor != "postgresql":  # no row locks to take (SQLite locks the database)
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT id FROM {connection.ops.quote_name(Item._meta.db_table)} "  # noqa: S608
+            "WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE",
+            [ids],
+        )
