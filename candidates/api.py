@@ -130,8 +130,8 @@ class CollectionJobSerializer(serializers.ModelSerializer):
         model = CollectionJob
         fields = [
             "id", "source", "wnids", "limit_per_synset", "status", "seen", "stored",
-            "duplicates", "rejected", "rejected_by_reason", "source_report", "synsets_done",
-            "progress", "error", "created_at", "started_at", "finished_at",
+            "duplicates", "already_seen", "rejected", "rejected_by_reason", "source_report",
+            "synsets_done", "progress", "error", "created_at", "started_at", "finished_at",
         ]  # fmt: skip
 
 

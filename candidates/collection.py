@@ -397,6 +397,7 @@ def _job_count(job: CollectionJob, counts: Counter) -> None:
         seen=F("seen") + seen,
         stored=F("stored") + counts["stored"],
         duplicates=F("duplicates") + counts["duplicate"] + counts["near_duplicate"],
+        already_seen=F("already_seen") + counts["skipped"],
         rejected=F("rejected") + rejected,
         rejected_by_reason=reasons,
         updated_at=timezone.now(),
@@ -648,6 +649,10 @@ def _collect_synset(
                 if not results:
                     break
                 fresh = [r for r in results if url_hash(r.image_url) not in state.seen_urls]
+                if len(fresh) < len(results):  # candidates already: not fetched again
+                    CollectionJob.objects.filter(pk=job.pk).update(
+                        already_seen=F("already_seen") + len(results) - len(fresh)
+                    )
                 if fresh:
                     work = partial(outcome_for, query=query, policy=policy)
                     yield [pool.submit(work, r) for r in fresh]

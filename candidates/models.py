@@ -61,6 +61,9 @@ class CollectionJob(TimeStampedModel):
     seen = models.PositiveIntegerField(default=0)
     stored = models.PositiveIntegerField(default=0)
     duplicates = models.PositiveIntegerField(default=0)
+    # URLs this job met that were already candidates of the synset (an earlier job's, or met
+    # twice in this one): not fetched again, not counted as seen.
+    already_seen = models.PositiveIntegerField(default=0)
     rejected = models.PositiveIntegerField(default=0)
     rejected_by_reason = models.JSONField(default=dict, blank=True)
     # List-like sources: what named no synset of the job (counted by wnid, with examples) and

@@ -32,7 +32,7 @@
     if (!response.ok) return setTimeout(poll, 3000);
     const job = await response.json();
     field("progress").value = job.synsets_done;
-    for (const key of ["stored", "duplicates", "rejected"]) field(key).textContent = job[key];
+    for (const key of ["stored", "duplicates", "rejected", "already_seen"]) field(key).textContent = job[key];
     field("done").textContent = job.synsets_done;
     field("status").textContent = job.status;
     field("error").textContent = job.error || "";

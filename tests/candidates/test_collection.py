@@ -173,8 +173,12 @@ def test_rerun_adds_nothing_twice(tmp_path, bad_and_good_urls):
         )
         collection_job_run(job_id=job.pk)
     assert Candidate.objects.filter(synset=synset).count() == len(set(bad_and_good_urls))
-    second = CollectionJob.objects.order_by("-id").first()
+    first, second = CollectionJob.objects.order_by("id")
     assert second.stored == 0 and second.seen == 0
+    # The second job says why it stored nothing: every URL was already a candidate (the list's
+    # duplicate line is the source's to report, once per job).
+    assert first.already_seen == 0
+    assert second.already_seen == len(set(bad_and_good_urls))
 
 
 def test_cross_synset_duplicates_are_flagged_not_removed(tmp_path, image_server):
