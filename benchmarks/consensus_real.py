@@ -13,7 +13,7 @@ curves with an image bootstrap instead of isotonic blocks after the simulation s
 can never certify 0.997. No numeric constant was fitted to the truth files.
 
 Run: .venv/bin/python benchmarks/consensus_real.py [--seed S] [--methods model,model-raw,mv]
-     [--datasets bluebirds,rte,temp,product,web] [--no-plot]
+     [--datasets bluebirds,rte,temp,product,web] [--no-plot] [--gold N]
 """
 
 from __future__ import annotations
@@ -55,6 +55,11 @@ def main() -> None:
         help="a subset of the archives, e.g. bluebirds (the smallest)",
     )
     parser.add_argument("--no-plot", action="store_true")
+    parser.add_argument(
+        "--gold", type=int, default=0,
+        help="this many random items (with their truth) serve as the project's gold in the "
+             "replay: the model calibrates on them; none is scored",
+    )  # fmt: skip
     args = parser.parse_args()
     methods = args.methods.split(",")
     datasets = args.datasets.split(",")
@@ -81,7 +86,8 @@ def main() -> None:
         )
 
     print(
-        "\nonline replay: 50 seed images x 10 votes, then one vote per open image per round, "
+        f"\nonline replay: 50 seed images x 10 votes, {args.gold} gold items with all their "
+        "votes and truth (neither scored), then one vote per open image per round, "
         "re-fit every round, no cap beyond the archive;\n'model' decides on calibrated "
         "probabilities with two informative votes, 'model-raw' and 'mv' on their raw posterior."
         "\nprec@dec = precision of the decided images' labels at the moment they were decided "
@@ -105,8 +111,9 @@ def main() -> None:
         for method in methods:
             for threshold in THRESHOLDS:
                 replay = replay_online(
-                    matrix, truth, method, threshold=threshold, max_votes=10_000, seed=args.seed
-                )
+                    matrix, truth, method, threshold=threshold, max_votes=10_000, seed=args.seed,
+                    gold_size=args.gold,
+                )  # fmt: skip
                 if method == "model":
                     points.append((replay.mean_votes, replay.scores.accuracy))
                 decision = replay.at_decision

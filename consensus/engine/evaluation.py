@@ -252,6 +252,7 @@ class Replay:
     at_decision: dict[str, object] = field(default_factory=dict)
     reliability: list[dict[str, float | int]] = field(default_factory=list)
     seed_items: int = 0
+    gold_items: int = 0
     models_chosen: dict[str, int] = field(default_factory=dict)
 
 
@@ -283,6 +284,7 @@ def replay_online(
     max_votes: int = 10,
     seed: int = 0,
     seed_size: int = SEED_SIZE,
+    gold_size: int = 0,
 ) -> Replay:
     """Replay an archive as if it were being collected (Deng et al. 2009 §3.2, dynamic consensus).
 
@@ -294,7 +296,9 @@ def replay_online(
     rule sees calibrated probabilities and needs two informative votes behind a decision
     (:func:`consensus.engine.dynamic.decide_synset`); the other methods decide on their raw
     posterior. The rule is symmetric: an item is decided for the label whose probability
-    reaches ``threshold``.
+    reaches ``threshold``. Gold: ``gold_size`` other random items with at least two votes enter
+    with every vote and their truth, as a project's gold images would (``model`` calibrates on
+    them); like the seed, they are neither decided nor scored.
 
     Scored: the label and probability each decided item had *at the moment it was decided*
     (precision per label), a reliability table over every item as it closed (probability of its
@@ -313,6 +317,12 @@ def replay_online(
     shown[seed_rows] = SEED_MIN_VOTES
     is_seed = np.zeros(matrix.n_items, dtype=bool)
     is_seed[seed_rows] = True
+    true_codes = _truth_codes(matrix, truth)
+    gold_pool = np.flatnonzero((available >= 2) & ~is_seed & (true_codes != -1))
+    gold_rows = np.sort(rng.choice(gold_pool, min(gold_size, gold_pool.size), replace=False))
+    gold = {matrix.items[row]: matrix.labels[true_codes[row]] for row in gold_rows.tolist()}
+    shown[gold_rows] = available[gold_rows]
+    is_seed[gold_rows] = True  # neither decided nor scored, like the seed
     open_items = (available > 0) & ~is_seed
     decided = np.zeros(matrix.n_items, dtype=bool)
     closed_label = np.full(matrix.n_items, -1, dtype=np.int64)
@@ -327,7 +337,7 @@ def replay_online(
         if calibrated:
             result = decide_synset(
                 revealed, rule=rule, seed_rows=seed_rows, init_posterior=posterior,
-                vote_limit=available, seed=seed,
+                vote_limit=available, seed=seed, gold=gold or None,
             )  # fmt: skip
             posterior = result.estimate.posterior
             probabilities, codes = result.posterior, result.codes
@@ -345,7 +355,6 @@ def replay_online(
         open_items &= codes == NEED_MORE
     revealed = matrix.subset(rank < shown[matrix.item_index])
     final = fit(revealed, seed=seed, init_posterior=posterior)
-    true_codes = _truth_codes(matrix, truth)
     return Replay(
         scores=score(matrix, final.predicted(), truth),
         mean_votes=float(revealed.n_votes / max(matrix.n_items, 1)),
@@ -355,6 +364,7 @@ def replay_online(
         at_decision=_at_decision(matrix, decided, closed_label, true_codes),
         reliability=_reliability(closed_label, closed_probability, true_codes),
         seed_items=int(seed_rows.size),
+        gold_items=int(gold_rows.size),
         models_chosen=dict(chosen),
     )
 

@@ -102,6 +102,25 @@ def test_replay_reports_a_reliability_table(archive):
         assert 0.0 <= row["observed"] <= 1.0
 
 
+def test_replay_gold_calibrates_without_a_seed_and_is_never_scored(archive):
+    """Without a seed set, the calibration waits for images that reach 10 votes; gold items with
+    their truth give it data from the start, so images are decided on fewer votes. Gold items
+    are neither decided nor scored."""
+    matrix, truth = load_votes(archive[0]), load_truth(archive[1])
+    settings = {"threshold": 0.95, "max_votes": 10, "seed": 0, "seed_size": 0}
+    without = replay_online(matrix, truth, "model", **settings)
+    assert without.gold_items == 0
+    with_gold = replay_online(matrix, truth, "model", **settings, gold_size=40)
+    assert with_gold.gold_items == 40 and with_gold.seed_items == 0
+    # 132 decided on 6.1 votes per item, against 84 (all negatives) on all ten.
+    assert with_gold.at_decision["decided"] > without.at_decision["decided"]
+    assert with_gold.mean_votes < without.mean_votes - 2
+    assert with_gold.at_decision["per_label"]["1"]["decided"] > 0
+    assert with_gold.at_decision["precision"] >= 0.95
+    # Every item closes once, gold excepted.
+    assert sum(row["n"] for row in with_gold.reliability) == 200 - 40
+
+
 def test_majority_replay_does_not_decide_on_one_vote(archive):
     """A single vote gives majority vote 2/3, not certainty: a fair baseline."""
     matrix = load_votes(archive[0])
