@@ -23,7 +23,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from labeling.hits.scheduler import hit_next_for_worker
-from labeling.locks import assignment_lock, items_lock, worker_profile_lock
+from labeling.locks import assignment_lock, item_keys_lock, items_lock, worker_profile_lock
 from labeling.models import Assignment, AssignmentItem, Project, Vote
 from labeling.votes import (
     AlreadySubmittedDifferently,
@@ -217,7 +217,7 @@ def crowd_assignment_submit(
                 "item_id", flat=True
             )
         )
-        items_lock(labeled, fields=("pk",))
+        item_keys_lock(labeled)
         leases_return(labeled)
     assignment.status = Assignment.Status.SUBMITTED
     assignment.submitted_at = now
@@ -313,7 +313,7 @@ def crowd_assignment_discard(*, crowd_assignment_id: int, state: str) -> CrowdAs
             status=Vote.Status.EXCLUDED
         )
         if _lease_held(assignment):
-            items_lock(labeled, fields=("pk",))
+            item_keys_lock(labeled)
             leases_return(labeled)
             assignment.result = {**(assignment.result or {}), LEASE_HELD_KEY: False}
             assignment.save(update_fields=["result", "updated_at"])

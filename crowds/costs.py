@@ -34,7 +34,7 @@ def mturk_fee_cents(*, amount_cents: int, max_assignments: int = 1) -> int:
     rate = (
         MTURK_FEE_RATE_LARGE_HIT
         if max_assignments >= MTURK_LARGE_HIT_ASSIGNMENTS
-        else (MTURK_FEE_RATE)
+        else MTURK_FEE_RATE
     )
     return max(MTURK_MIN_FEE_CENTS, _cents(Decimal(amount_cents) * rate))
 

@@ -31,7 +31,7 @@ from labeling.leases import (
     assignments_live,
     leases_return,
 )
-from labeling.locks import items_lock
+from labeling.locks import item_keys_lock
 from labeling.models import Assignment, AssignmentItem, Item, Project
 from labeling.quality import worker_profile_get
 
@@ -160,7 +160,7 @@ def _leases_release(leased: Counter[int]) -> None:
     with a submission doing the same."""
     if not leased:
         return
-    items_lock(leased, fields=("pk",))
+    item_keys_lock(leased)
     leases_return(Item, leased)
 
 
