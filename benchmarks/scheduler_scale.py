@@ -23,7 +23,9 @@ Target: next-HIT p99 < 30 ms at 10 M images.
 from __future__ import annotations
 
 import argparse
+import cProfile
 import os
+import pstats
 import statistics
 import sys
 import time
@@ -267,6 +269,9 @@ def main() -> None:
     parser.add_argument("--sizes", default="10k,1M,10M", help=f"of {', '.join(SIZES)}")
     parser.add_argument("--hits", type=int, default=200, help="measured HITs per size")
     parser.add_argument("--clients", type=int, default=CLIENT_WORKERS, help="workers played")
+    parser.add_argument(
+        "--profile", action="store_true", help="cProfile the measured requests, print top lines"
+    )
     args = parser.parse_args()
     header("next-HIT latency against project size (scheduler_scale)")
     rows = []
@@ -292,8 +297,17 @@ def main() -> None:
             print(f"-- {label}", flush=True)
             data = generate(synsets, per_synset)
             explain(data["project"], data["workers"][0])
+            profiler = cProfile.Profile() if args.profile else None
             with watched():
+                if profiler:
+                    profiler.enable()
                 result = measure(data["project"], data["workers"], args.hits, args.clients)
+                if profiler:
+                    profiler.disable()
+            if profiler:
+                stats = pstats.Stats(profiler).sort_stats("cumulative")
+                stats.print_stats(40)
+                stats.sort_stats("tottime").print_stats(25)
             connections.close_all()
         n50, n99 = _pct(result["next"], 0.5), _pct(result["next"], 0.99)
         f50, f99 = _pct(result["floor"], 0.5), _pct(result["floor"], 0.99)

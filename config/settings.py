@@ -347,6 +347,15 @@ elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
+# Sessions are read on every request: from the shared cache when there is one (written through
+# to the database, which stays the record), from the database alone otherwise — a per-process
+# memory cache would keep a logged-out session alive in the other processes.
+SESSION_ENGINE = (
+    "django.contrib.sessions.backends.db"
+    if CACHES["default"]["BACKEND"].endswith("LocMemCache")
+    else "django.contrib.sessions.backends.cached_db"
+)
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import AbstractBaseUser, Group
+from django.contrib.auth.models import AbstractBaseUser
 from django.core import signing
 from django.db import transaction
 from django.utils import timezone
 
 from .models import Project
-from .roles import ANNOTATORS_GROUP, is_annotator, project_member_add
+from .roles import annotator_group_add, is_annotator, project_member_add
 
 INVITE_SALT = "synsetlab.labeling.invite.v1"
 DEFAULT_INVITE_DAYS = 14
@@ -105,8 +105,7 @@ def invite_redeem(*, token: str, username: str, password: str) -> tuple[Abstract
     """
     invite = invite_resolve(token=token)
     user = get_user_model().objects.create_user(username=username, password=password)
-    group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
-    user.groups.add(group)
+    annotator_group_add(user)
     project_member_add(project=invite.project, user=user, source="invite")
     return user, invite.project
 

@@ -43,8 +43,11 @@ def assignment_lock(queryset: QuerySet[Assignment]) -> Assignment | None:
 def worker_profile_lock(*, worker: AbstractBaseUser) -> WorkerProfile:
     """Step 3: the worker's profile, created on first use, locked (this also serialises one
     worker's concurrent requests, e.g. a double-clicked "next HIT")."""
-    profile, _ = WorkerProfile.objects.get_or_create(user=worker)
-    return WorkerProfile.objects.select_for_update().get(pk=profile.pk)
+    profile = WorkerProfile.objects.select_for_update().filter(user=worker).first()
+    if profile is None:  # first use: create (a concurrent first request may win), then lock
+        WorkerProfile.objects.get_or_create(user=worker)
+        profile = WorkerProfile.objects.select_for_update().get(user=worker)
+    return profile
 
 
 def items_lock(item_ids: Iterable[int], *, fields: Iterable[str] = ()) -> dict[int, Item]:

@@ -15,7 +15,6 @@ from django.db.models import Exists, OuterRef, Q, QuerySet
 from rest_framework.permissions import BasePermission
 
 from .models import Project, ProjectMember
-from .projects import project_can_edit
 from .roles import is_annotator
 
 
@@ -25,13 +24,20 @@ def can_label(user, project: Project) -> bool:
     words.)"""
     if not (user.is_authenticated and user.is_active):
         return False
-    if project_can_edit(project=project, user=user):
+    if user.is_superuser:
         return True
-    if not is_annotator(user):
-        return False
-    return project.open_to_all_annotators or ProjectMember.objects.filter(
-        project=project, user=user
-    ).exists()
+    # Owner and member in one query: this runs on every worker API request.
+    owners = Project.owners.through.objects.filter(project_id=OuterRef("pk"), user=user)
+    members = ProjectMember.objects.filter(project_id=OuterRef("pk"), user=user)
+    owner, member = (
+        Project.objects.filter(pk=project.pk)
+        .annotate(owner=Exists(owners), member=Exists(members))
+        .values_list("owner", "member")
+        .first()
+    ) or (False, False)
+    if owner:
+        return True
+    return is_annotator(user) and (project.open_to_all_annotators or member)
 
 
 def projects_labelable_by(user) -> QuerySet[Project]:

@@ -11,8 +11,27 @@ from django.db import transaction
 ANNOTATORS_GROUP = "annotators"
 
 
+# The answer is kept on the user object for the rest of the request (the worker API asks it in
+# its permission class and again in the project check), the way Django's ModelBackend keeps a
+# user's permissions; the functions below that change the group forget it.
+_ANNOTATOR_MEMO = "_synsetlab_is_annotator"
+
+
 def is_annotator(user) -> bool:
-    return bool(user.is_authenticated and user.groups.filter(name=ANNOTATORS_GROUP).exists())
+    if not user.is_authenticated:
+        return False
+    memo = getattr(user, _ANNOTATOR_MEMO, None)
+    if memo is None:
+        memo = user.groups.filter(name=ANNOTATORS_GROUP).exists()
+        setattr(user, _ANNOTATOR_MEMO, memo)
+    return memo
+
+
+def annotator_group_add(user: AbstractBaseUser) -> None:
+    """Make ``user`` a built-in annotator (idempotent)."""
+    group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
+    user.groups.add(group)
+    setattr(user, _ANNOTATOR_MEMO, True)
 
 
 @transaction.atomic
@@ -25,8 +44,7 @@ def annotator_create(
     if password is not None:
         user.set_password(password)
         user.save(update_fields=["password"])
-    group, _ = Group.objects.get_or_create(name=ANNOTATORS_GROUP)
-    user.groups.add(group)
+    annotator_group_add(user)
     for project in projects:
         project_member_add(project=project, user=user, source="owner")
     return user

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 
 from django.contrib.auth.models import AbstractBaseUser
+from django.core.cache import cache
 from django.db.models import Count, Q, Sum
 from django.urls import reverse
 
@@ -12,9 +13,22 @@ from labeling.models import Assignment, AssignmentItem, Project, Vote, WorkerPro
 from synsets.models import Synset
 from synsets.selectors import synset_parents
 
+# WordNet rows change only when WordNet is re-imported, yet every HIT of a synset shows its card:
+# it is kept in the shared cache for a while (a re-import shows within this many seconds).
+SYNSET_CARD_SECONDS = 600
+
 
 def synset_card(synset_id: str) -> dict:
     """The synset as every grid shows it: lemmas, definition, Wikipedia link and its parent."""
+    key = f"synset-card:{synset_id}"
+    card = cache.get(key)
+    if card is None:
+        card = _synset_card(synset_id)
+        cache.set(key, card, SYNSET_CARD_SECONDS)
+    return card
+
+
+def _synset_card(synset_id: str) -> dict:
     synset = Synset.objects.get(pk=synset_id)
     parent = synset_parents(synset.wnid).first()
     return {

@@ -222,3 +222,32 @@ def test_a_worker_cannot_release_someone_elses_hit(api_client, annotator, projec
 
     assert response.json() == {"released": False}
     assert Assignment.objects.get(pk=hit["id"]).status == Assignment.Status.LEASED
+
+
+@pytest.mark.django_db
+def test_prefetching_next_hit_request_costs_thirteen_queries(client, annotator):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # Given an annotator signed in with a session (as the grid page is) holding one HIT
+    project = project_make(images=60, gold=4, images_per_hit=24, gold_per_hit=2)
+    client.force_login(annotator)
+    url = reverse("api-hit-next", args=[project.slug])
+    on_screen = client.post(url, {}, content_type="application/json").json()
+
+    # When the page prefetches the next one
+    with CaptureQueriesContext(connection) as captured:
+        response = client.post(url, {"exclude": [on_screen["id"]]}, content_type="application/json")
+
+    # Then the whole request — session, user, role, project, membership, the scheduler's seven
+    # statements and the grid's images — is thirteen statements, and the synset's card (the
+    # same synset as the HIT on screen) comes from the cache
+    assert response.status_code == 200
+    assert response.json()["id"] != on_screen["id"]
+    statements = [
+        q["sql"] for q in captured.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT"))
+    ]  # fmt: skip
+    assert len(statements) == 13, statements
+    assert not [sql for sql in statements if '"synsets_synset"' in sql]
+    assert response.json()["synset"] == on_screen["synset"]

@@ -385,7 +385,7 @@ def test_hot_path_reads_indexes_only_at_a_hundred_thousand_images(annotator):
 
 
 @pytest.mark.django_db
-def test_next_hit_costs_eight_queries_whatever_the_project_and_history(annotator):
+def test_next_hit_costs_seven_queries_whatever_the_project_and_history(annotator):
     from django.test.utils import CaptureQueriesContext
 
     from labeling.quality import worker_profile_get
@@ -395,7 +395,7 @@ def test_next_hit_costs_eight_queries_whatever_the_project_and_history(annotator
     other = annotator_create(username="small-worker", password=None)
     large = _scale_project(annotator, history=5_000)
 
-    # Then a new HIT costs the same eight statements in both: profile (get and lock), live
+    # Then a new HIT costs the same seven statements in both: the profile locked, live
     # HITs, synsets, lease, gold, the assignment and its images — no lease sweep
     for project, worker in ((small, other), (large, annotator)):
         worker_profile_get(worker=worker)
@@ -405,7 +405,7 @@ def test_next_hit_costs_eight_queries_whatever_the_project_and_history(annotator
             q["sql"] for q in captured.captured_queries
             if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT"))
         ]  # fmt: skip
-        assert len(statements) == 8, statements
+        assert len(statements) == 7, statements
         assert assignment is not None
         assert assignment.assignment_items.filter(is_gold=True).count() == 2
 
