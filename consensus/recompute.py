@@ -288,6 +288,7 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
             difficulty=difficulty,
             confidence_table=_table_json(table),
             calibration=calibration,
+            recompute_seconds=round(time.perf_counter() - started, 4),
             recomputed_at=timezone.now(),
             updated_at=timezone.now(),
         )

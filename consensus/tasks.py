@@ -18,23 +18,42 @@ SWEEP_BATCH = 200
 
 # Votes arriving within this window share one recompute (debounce).
 RECOMPUTE_DELAY_SECONDS = 2
+# A recompute reads and refits the whole synset, so its cost grows with the synset while one HIT
+# changes 26 images: the next recompute of a synset waits this many times as long as the last one
+# took, so that a busy synset spends at most about 1/(1 + factor) of a core on its consensus, and
+# the web requests keep the rest. Capped, so a decision is never held back longer than that.
+RECOMPUTE_COST_FACTOR = 10
+RECOMPUTE_MAX_DELAY_SECONDS = 60
+
+
+def recompute_delay(last_seconds: float | None) -> float:
+    """Seconds to wait before recomputing a synset whose last recompute took ``last_seconds``."""
+    proportional = RECOMPUTE_COST_FACTOR * (last_seconds or 0.0)
+    return min(max(RECOMPUTE_DELAY_SECONDS, proportional), RECOMPUTE_MAX_DELAY_SECONDS)
 
 
 def recompute_synset_later(project_synset_id: int) -> None:
     """Mark the synset for recompute and enqueue it once; call from ``transaction.on_commit``.
 
-    Debounced: only the submission that flips ``needs_recompute`` enqueues a task; the task
-    clears the flag when it starts reading votes, so later votes enqueue the next one. A broker
-    outage is logged, not raised: the vote is already committed and the flag lets
-    ``recompute_pending_sweep`` catch up.
+    Debounced: only the submission that flips ``needs_recompute`` enqueues a task, delayed by
+    ``recompute_delay`` of the synset's last recompute; the task clears the flag when it starts
+    reading votes, so later votes enqueue the next one. A broker outage is logged, not raised:
+    the vote is already committed and the flag lets ``recompute_pending_sweep`` catch up.
     """
     flipped = ProjectSynset.objects.filter(pk=project_synset_id, needs_recompute=False).update(
         needs_recompute=True
     )
     if not flipped:
         return
+    last_seconds = (
+        ProjectSynset.objects.filter(pk=project_synset_id)
+        .values_list("recompute_seconds", flat=True)
+        .first()
+    )
     try:
-        recompute_synset.apply_async((project_synset_id,), countdown=RECOMPUTE_DELAY_SECONDS)
+        recompute_synset.apply_async(
+            (project_synset_id,), countdown=recompute_delay(last_seconds)
+        )
     except (BrokerError, OSError):
         logger.warning("broker unavailable; synset %s left for the sweep", project_synset_id)
     except Exception:

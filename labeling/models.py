@@ -162,6 +162,8 @@ class ProjectSynset(TimeStampedModel):
     calibration = models.JSONField(default=dict, blank=True)
     needs_recompute = models.BooleanField(default=False)
     recomputed_at = models.DateTimeField(null=True, blank=True)
+    # How long the last recompute took: the next one waits in proportion (consensus.tasks).
+    recompute_seconds = models.FloatField(null=True, blank=True)
 
     class Meta:
         ordering = ["project_id", "synset_id"]
