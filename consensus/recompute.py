@@ -2,10 +2,11 @@
 counted votes, run the project's consensus method, and write each image's posterior, state and
 how many more votes to ask for — which is what the scheduler serves next.
 
-Locked per synset (row lock on its ProjectSynset only, then the changed images in primary-key
-order as every writer does, see ``labeling.locks``), idempotent (states and votes needed depend
-only on the votes; a stored posterior is within ``POSTERIOR_TOLERANCE`` of the one they give),
-and safe to kill and rerun: everything is written in one transaction.
+Serialised per synset (an advisory lock, so submissions setting the synset's recompute flag never
+wait for a recompute), the changed images locked in primary-key order as every writer does (see
+``labeling.locks``), idempotent (states and votes needed depend only on the votes; a stored
+posterior is within ``POSTERIOR_TOLERANCE`` of the one they give), and safe to kill and rerun:
+everything is written in one transaction.
 """
 
 from __future__ import annotations
@@ -221,23 +222,37 @@ def _write_items(changes: list[tuple[int, str, float | None, int]]) -> None:
     Item.objects.bulk_update(objs, ["state", "posterior", "votes_needed"], batch_size=500)
 
 
+# Advisory lock namespace of ``_recompute_lock``.
+RECOMPUTE_LOCK = 0x5EC1
+
+
+def _recompute_lock(project_synset_id: int) -> None:
+    """Serialise recomputes of one synset (a transaction-scoped advisory lock). SQLite
+    serialises writers anyway."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, %s)", [RECOMPUTE_LOCK, project_synset_id]
+            )
+
+
 def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | None:
     """Recompute one synset of one project; returns None when it no longer exists."""
     started = time.perf_counter()
+    # Cleared in a transaction of its own, before anything is read: a vote committed after this
+    # sets the flag again and enqueues the next recompute. Cleared inside the recompute's
+    # transaction, the flag stayed set for everyone else until the commit, so a vote committed
+    # meanwhile (and not read) enqueued nothing and waited for the synset's next vote; and the
+    # row lock of that UPDATE made every submission of the synset wait for the whole recompute.
+    ProjectSynset.objects.filter(pk=project_synset_id).update(needs_recompute=False)
     with transaction.atomic():
+        # One recompute of a synset at a time, without a row lock anybody else waits for.
+        _recompute_lock(project_synset_id)
         project_synset = (
-            # OF self: the synset's row only. Locking the joined project row too queued every
-            # new HIT of the project (its INSERT takes a key-share lock on the project) behind
-            # this task while the task waited for images those HITs had leased: a deadlock.
-            ProjectSynset.objects.select_for_update(of=("self",))
-            .select_related("project")
-            .filter(pk=project_synset_id)
-            .first()
+            ProjectSynset.objects.select_related("project").filter(pk=project_synset_id).first()
         )
         if project_synset is None:
             return None
-        # Cleared before reading: a vote committed after our read sets it again and re-enqueues.
-        ProjectSynset.objects.filter(pk=project_synset_id).update(needs_recompute=False)
         project = project_synset.project
         scope = {"project_id": project.pk, "synset_id": project_synset.synset_id}
         rows = Item.objects.filter(**scope).values(

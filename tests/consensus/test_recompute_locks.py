@@ -88,7 +88,7 @@ def test_recompute_waiting_for_leased_images_never_deadlocks_a_new_hit():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_recompute_locks_its_synset_row_only_and_images_in_key_order():
+def test_recompute_locks_no_synset_row_and_images_in_key_order():
     # Given a recompute in progress, holding its locks
     project = project_make(images=6, images_per_hit=6, min_votes=2, gold_per_hit=0)
     project_synset = ProjectSynset.objects.get(project=project)
@@ -103,12 +103,76 @@ def test_recompute_locks_its_synset_row_only_and_images_in_key_order():
     with connection.execute_wrapper(spy):
         synset_recompute_consensus(project_synset_id=project_synset.pk)
 
-    # Then the synset's row is locked OF itself (never the project row) and the changed images
-    # are locked in ascending primary key (then written)
+    # Then no row of the synset or its project is locked (recomputes of one synset are
+    # serialised by an advisory lock) and the changed images are locked in ascending primary
+    # key (then written)
     locking = [sql for sql in captured if "FOR UPDATE" in sql or "FOR NO KEY UPDATE" in sql]
-    synset_lock = next(sql for sql in locking if "labeling_projectsynset" in sql)
-    assert 'FOR UPDATE OF "labeling_projectsynset"' in synset_lock
+    assert not [sql for sql in locking if "labeling_projectsynset" in sql or "project" in sql]
+    assert any("pg_advisory_xact_lock" in sql for sql in captured)
     item_locks = [sql for sql in locking if 'FROM "labeling_item"' in sql]
     assert len(item_locks) == 1, locking
     assert "ORDER BY id FOR NO KEY UPDATE" in item_locks[0]  # one table: no OF needed
     assert set(Item.objects.filter(project=project).values_list("votes_needed", flat=True)) == {2}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_vote_committed_during_a_recompute_enqueues_the_next_one_without_waiting():
+    from unittest import mock
+
+    from consensus import recompute as recompute_module
+    from consensus import tasks
+
+    # Given a recompute paused after it has read the synset's votes
+    project = project_make(images=6, images_per_hit=6, min_votes=2, gold_per_hit=0)
+    project_synset = ProjectSynset.objects.get(project=project)
+    ProjectSynset.objects.filter(pk=project_synset.pk).update(needs_recompute=True)
+    has_read, resume = threading.Event(), threading.Event()
+    decide = recompute_module._decide
+    errors: list[BaseException] = []
+
+    def paused_decide(*args, **kwargs):
+        has_read.set()
+        resume.wait(30)
+        return decide(*args, **kwargs)
+
+    def recompute() -> None:
+        try:
+            synset_recompute_consensus(project_synset_id=project_synset.pk)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    sent = []
+
+    def vote_committed() -> None:
+        # What a submission does once its votes are committed (the broker is the boundary)
+        try:
+            with mock.patch.object(tasks.recompute_synset, "apply_async") as send:
+                tasks.recompute_synset_later(project_synset.pk)
+            sent.append(send.call_count)
+        except BaseException as error:  # noqa: BLE001 - reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    with mock.patch.object(recompute_module, "_decide", paused_decide):
+        worker = threading.Thread(target=recompute)
+        worker.start()
+        assert has_read.wait(30)
+        # When a vote is committed while it computes
+        submission = threading.Thread(target=vote_committed)
+        submission.start()
+        submission.join(20)
+        # Then the submission neither waits for the recompute nor loses its trigger
+        finished_first = not submission.is_alive()
+        resume.set()
+        worker.join(60)
+        submission.join(20)
+
+    assert not errors, errors
+    assert finished_first, "the submission waited for the recompute's transaction"
+    assert sent == [1]
+    project_synset.refresh_from_db()
+    assert project_synset.needs_recompute  # the next recompute will read that vote
+    assert project_synset.recomputed_at is not None
