@@ -49,18 +49,80 @@ class RecomputeSummary:
     seconds: float
 
 
-def _seed_table(project: Project, votes: list[tuple], seed_ids: set[int]) -> ConfidenceTable | None:
-    seed_votes = [
-        EngineVote(item=item, worker=worker, label=label)
-        for item, worker, label in votes
-        if item in seed_ids
-    ]
-    per_item: dict[int, int] = {}
-    for vote in seed_votes:
-        per_item[vote.item] = per_item.get(vote.item, 0) + 1
-    finished = sum(1 for n in per_item.values() if n >= project.seed_votes)
+@dataclass(frozen=True)
+class _Synset:
+    """One synset's images (gold apart, ascending key) and counted votes, as columns: a
+    10,000-image synset has 100,000 votes, so no Python object per vote or per image."""
+
+    pk: np.ndarray  # int64
+    is_seed: np.ndarray  # bool
+    state: np.ndarray  # str
+    posterior: np.ndarray  # float, NaN where none is stored
+    votes_needed: np.ndarray  # int64
+    yes: np.ndarray  # counted votes per image
+    no: np.ndarray
+    gold: dict[int, bool]
+    vote_item: list[int]
+    vote_worker: list[int]
+    vote_label: np.ndarray  # bool
+
+
+def _read(project_id: int, synset_id: str) -> _Synset:
+    scope = {"project_id": project_id, "synset_id": synset_id}
+    rows = (
+        Item.objects.filter(**scope)
+        .order_by("pk")
+        .values_list("pk", "is_gold", "gold_label", "is_seed", "state", "posterior", "votes_needed")
+    )
+    gold: dict[int, bool] = {}
+    images = []
+    for row in rows:
+        if row[1]:
+            gold[row[0]] = bool(row[2])
+        else:
+            images.append(row)
+    pk, _, _, is_seed, state, posterior, needed = zip(*images, strict=True) if images else ((),) * 7
+    votes = list(
+        Vote.objects.filter(
+            item__project_id=project_id, item__synset_id=synset_id, status=Vote.Status.CONFIRMED
+        ).values_list("item_id", "worker_id", "label")
+    )
+    vote_item = np.fromiter((v[0] for v in votes), np.int64, count=len(votes))
+    vote_label = np.fromiter((v[2] for v in votes), bool, count=len(votes))
+    pk_array = np.asarray(pk, dtype=np.int64)
+    # Each vote's image row; votes on gold images are not counted here.
+    at = np.minimum(np.searchsorted(pk_array, vote_item), max(pk_array.size - 1, 0))
+    counted = pk_array[at] == vote_item if pk_array.size else np.zeros(len(votes), bool)
+    total = np.bincount(at[counted], minlength=pk_array.size)
+    yes = np.bincount(at[counted], weights=vote_label[counted], minlength=pk_array.size)
+    yes = yes.astype(np.int64)
+    return _Synset(
+        pk=pk_array,
+        is_seed=np.asarray(is_seed, dtype=bool),
+        state=np.asarray(state, dtype=str),
+        posterior=np.array([np.nan if p is None else p for p in posterior], dtype=float),
+        votes_needed=np.asarray(needed, dtype=np.int64),
+        yes=yes,
+        no=total - yes,
+        gold=gold,
+        vote_item=vote_item.tolist(),
+        vote_worker=[v[1] for v in votes],
+        vote_label=vote_label,
+    )
+
+
+def _seed_table(project: Project, synset: _Synset) -> ConfidenceTable | None:
+    seeds = set(synset.pk[synset.is_seed].tolist())
+    finished = int(np.count_nonzero((synset.yes + synset.no)[synset.is_seed] >= project.seed_votes))
     if finished < MIN_SEED_ITEMS_FOR_TABLE:
         return None
+    seed_votes = [
+        EngineVote(item=item, worker=worker, label=bool(label))
+        for item, worker, label in zip(
+            synset.vote_item, synset.vote_worker, synset.vote_label, strict=True
+        )
+        if item in seeds
+    ]
     return confidence_table_from_votes(seed_votes, positive=True, min_votes=project.seed_votes)
 
 
@@ -78,113 +140,96 @@ def _table_json(table: ConfidenceTable | None) -> dict:
     }
 
 
+# Decision codes of images no rule has decided (no vote yet, or no table yet).
+_NO_CODE = -1
+
+
 def _decide(
-    project: Project,
-    items: list[dict],
-    votes: list[tuple],
-    gold: dict[int, bool],
-    table: ConfidenceTable | None,
-) -> tuple[dict[int, tuple[str, float | None, int]], float | None, dict]:
-    """(state, posterior, votes_needed) for every non-gold item, the synset's difficulty, and
-    what the calibration stood on (empty for the ImageNet table)."""
+    project: Project, synset: _Synset, table: ConfidenceTable | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, float | None, dict]:
+    """State, posterior (NaN: none) and votes needed of every image, the synset's difficulty,
+    and what the calibration stood on (empty for the ImageNet table)."""
+    n = synset.yes + synset.no
+    posterior = np.full(synset.pk.size, np.nan)
+    codes = np.full(synset.pk.size, _NO_CODE, dtype=np.int64)
+    difficulty = table.semantic_difficulty if table is not None else None
+    calibration: dict = {}
+    if project.consensus_method == Project.ConsensusMethod.IMAGENET_TABLE:
+        if table is not None:
+            for row, (yes, no) in enumerate(
+                zip(synset.yes.tolist(), synset.no.tolist(), strict=True)
+            ):
+                if yes + no > table.max_votes:
+                    yes, no = _scale_to(table.max_votes, yes, no)
+                posterior[row] = table.p(yes, no)
+                codes[row] = DECISIONS.index(
+                    table.decide(
+                        yes, no,
+                        accept_threshold=project.accept_threshold,
+                        reject_threshold=project.reject_threshold,
+                        max_votes=project.max_votes,
+                    )
+                )  # fmt: skip
+    elif synset.vote_item:
+        posterior, codes, difficulty, calibration = _calibrated(project, synset)
+
+    seed_first = synset.is_seed & (n < project.seed_votes)
+    accept = codes == DECISIONS.index(Decision.ACCEPT)
+    reject = codes == DECISIONS.index(Decision.REJECT)
+    undecided = (codes == DECISIONS.index(Decision.UNDECIDED)) | (n >= project.max_votes)
+    # Seed images always collect their full seed_votes first: they calibrate the table. Then a
+    # decision, or the cap; otherwise at least min_votes in total, then one more at a time.
+    state = np.select(
+        [seed_first, accept, reject, undecided],
+        [Item.State.PENDING, Item.State.ACCEPTED, Item.State.REJECTED, Item.State.UNDECIDED],
+        default=Item.State.PENDING,
+    )
+    needed = np.select(
+        [seed_first, accept | reject | undecided],
+        [project.seed_votes - n, 0],
+        default=np.maximum(project.min_votes - n, 1),
+    )
+    return state, posterior, needed, difficulty, calibration
+
+
+def _calibrated(
+    project: Project, synset: _Synset
+) -> tuple[np.ndarray, np.ndarray, float | None, dict]:
+    """The worker model deciding on calibrated probabilities (consensus.engine.dynamic): seed
+    images that have their seed_votes and voted gold images calibrate it, and no image is
+    decided on one worker's vote unless that worker is established on gold."""
     rule = StoppingRule(
         accept_threshold=project.accept_threshold,
         reject_threshold=project.reject_threshold,
         max_votes=project.max_votes,
         positive=True,
     )
-    counts: dict[int, list[int]] = {}
-    for item, _, label in votes:
-        yes_no = counts.setdefault(item, [0, 0])
-        yes_no[0 if label else 1] += 1
-
-    posterior: dict[int, float] = {}
-    decision: dict[int, Decision] = {}
-    difficulty = table.semantic_difficulty if table is not None else None
-    calibration: dict = {}
-    if project.consensus_method == Project.ConsensusMethod.IMAGENET_TABLE:
-        if table is not None:
-            for item in items:
-                yes, no = counts.get(item["pk"], (0, 0))
-                if yes + no > table.max_votes:
-                    yes, no = _scale_to(table.max_votes, yes, no)
-                posterior[item["pk"]] = table.p(yes, no)
-                decision[item["pk"]] = table.decide(
-                    yes, no,
-                    accept_threshold=project.accept_threshold,
-                    reject_threshold=project.reject_threshold,
-                    max_votes=project.max_votes,
-                )  # fmt: skip
-    elif votes:
-        posterior, decision, difficulty, calibration = _calibrated(
-            project, items, votes, gold, rule
-        )
-
-    out: dict[int, tuple[str, float | None, int]] = {}
-    for item in items:
-        pk = item["pk"]
-        n = sum(counts.get(pk, (0, 0)))
-        p = posterior.get(pk)
-        # Seed images always collect their full seed_votes first: they calibrate the table.
-        if item["is_seed"] and n < project.seed_votes:
-            out[pk] = (Item.State.PENDING, p, project.seed_votes - n)
-            continue
-        verdict = decision.get(pk)
-        if verdict is Decision.ACCEPT:
-            out[pk] = (Item.State.ACCEPTED, p, 0)
-        elif verdict is Decision.REJECT:
-            out[pk] = (Item.State.REJECTED, p, 0)
-        elif verdict is Decision.UNDECIDED or n >= project.max_votes:
-            out[pk] = (Item.State.UNDECIDED, p, 0)
-        else:
-            # Not decided yet: at least min_votes in total, then one more at a time.
-            out[pk] = (Item.State.PENDING, p, max(project.min_votes - n, 1))
-    return out, difficulty, calibration
-
-
-def _calibrated(
-    project: Project,
-    items: list[dict],
-    votes: list[tuple],
-    gold: dict[int, bool],
-    rule: StoppingRule,
-) -> tuple[dict[int, float], dict[int, Decision], float | None, dict]:
-    """The worker model deciding on calibrated probabilities (consensus.engine.dynamic): seed
-    images that have their seed_votes and voted gold images calibrate it, and no image is
-    decided on one worker's vote unless that worker is established on gold."""
-    item_ids, worker_ids, labels = zip(*votes, strict=True)
+    gold = synset.gold
     matrix = VoteMatrix.from_columns(
-        item_ids, worker_ids, labels, label_set=[False, True], item_set=list(gold)
-    )
-    n_votes = matrix.votes_per_item()
+        synset.vote_item, synset.vote_worker, synset.vote_label,
+        label_set=[False, True], item_set=list(gold),
+    )  # fmt: skip
+    # Each image's row in the matrix (-1: no vote yet, so not in it).
     row_of = {pk: row for row, pk in enumerate(matrix.items)}
-    seed_rows = np.array(
-        [
-            row_of[item["pk"]]
-            for item in items
-            if item["is_seed"]
-            and item["pk"] in row_of
-            and n_votes[row_of[item["pk"]]] >= project.seed_votes
-        ],
-        dtype=np.int64,
-    )
-    result = decide_synset(matrix, rule=rule, gold=gold or None, seed_rows=seed_rows)
-    posterior: dict[int, float] = {}
-    decision: dict[int, Decision] = {}
-    for row, pk in enumerate(matrix.items):
-        if pk not in gold:
-            posterior[pk] = float(result.posterior[row, 1])
-            decision[pk] = DECISIONS[result.codes[row]]
-    voted = n_votes > 0
+    rows = np.fromiter((row_of.get(pk, -1) for pk in synset.pk.tolist()), np.int64,
+                       count=synset.pk.size)  # fmt: skip
+    voted = rows >= 0
+    full_seed = synset.is_seed & voted & (synset.yes + synset.no >= project.seed_votes)
+    result = decide_synset(matrix, rule=rule, gold=gold or None, seed_rows=rows[full_seed])
+    posterior = np.where(voted, result.posterior[rows, 1], np.nan)
+    codes = np.where(voted, result.codes[rows], _NO_CODE)
+    in_matrix = matrix.votes_per_item() > 0
     difficulty = (
-        float(normalised_entropy(result.estimate.posterior[voted]).mean()) if voted.any() else None
+        float(normalised_entropy(result.estimate.posterior[in_matrix]).mean())
+        if in_matrix.any()
+        else None
     )
     calibration = {
         "reference_images": result.calibration.reference_images,
         "gold_images": result.calibration.gold_images,
         "model": result.model,
     }
-    return posterior, decision, difficulty, calibration
+    return posterior, codes, difficulty, calibration
 
 
 def _scale_to(cap: int, yes: int, no: int) -> tuple[int, int]:
@@ -194,10 +239,14 @@ def _scale_to(cap: int, yes: int, no: int) -> tuple[int, int]:
     return scaled_yes, cap - scaled_yes
 
 
-def _posterior_moved(new: float | None, stored: float | None) -> bool:
-    if new is None or stored is None:
-        return new != stored
-    return abs(new - stored) >= POSTERIOR_TOLERANCE
+def _changed(synset: _Synset, state: np.ndarray, posterior: np.ndarray, needed: np.ndarray):
+    """Rows whose state or votes needed differ, or whose posterior moved by at least
+    ``POSTERIOR_TOLERANCE`` (or appeared, or vanished)."""
+    stored = synset.posterior
+    moved = np.isnan(posterior) != np.isnan(stored)
+    both = ~np.isnan(posterior) & ~np.isnan(stored)
+    moved[both] |= np.abs(posterior[both] - stored[both]) >= POSTERIOR_TOLERANCE
+    return np.flatnonzero((state != synset.state) | (needed != synset.votes_needed) | moved)
 
 
 def _write_items(changes: list[tuple[int, str, float | None, int]]) -> None:
@@ -242,8 +291,7 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
     # Cleared in a transaction of its own, before anything is read: a vote committed after this
     # sets the flag again and enqueues the next recompute. Cleared inside the recompute's
     # transaction, the flag stayed set for everyone else until the commit, so a vote committed
-    # meanwhile (and not read) enqueued nothing and waited for the synset's next vote; and the
-    # row lock of that UPDATE made every submission of the synset wait for the whole recompute.
+    # meanwhile (and not read) enqueued nothing and waited for the synset's next vote.
     ProjectSynset.objects.filter(pk=project_synset_id).update(needs_recompute=False)
     with transaction.atomic():
         # One recompute of a synset at a time, without a row lock anybody else waits for.
@@ -254,48 +302,29 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
         if project_synset is None:
             return None
         project = project_synset.project
-        scope = {"project_id": project.pk, "synset_id": project_synset.synset_id}
-        rows = Item.objects.filter(**scope).values(
-            "pk", "is_seed", "is_gold", "gold_label", "state", "posterior", "votes_needed"
+        synset = _read(project.pk, project_synset.synset_id)
+        table = _seed_table(project, synset)
+        state, posterior, needed, difficulty, calibration = _decide(project, synset, table)
+        posterior = np.round(np.clip(posterior, 0.0, 1.0), POSTERIOR_DECIMALS)
+        rows = _changed(synset, state, posterior, needed)
+        # Lock order of every writer (labeling.locks): images in ascending primary key (rows
+        # are in key order), so this task and a submission or a lease release holding some of
+        # the same images wait for one another instead of deadlocking; images a new HIT is
+        # leasing right now are waited for too (the scheduler itself never waits: SKIP LOCKED).
+        changes = list(
+            zip(
+                synset.pk[rows].tolist(),
+                state[rows].tolist(),
+                [None if np.isnan(p) else p for p in posterior[rows].tolist()],
+                needed[rows].tolist(),
+                strict=True,
+            )
         )
-        items, gold = [], {}
-        for row in rows:
-            if row["is_gold"]:
-                gold[row["pk"]] = bool(row["gold_label"])
-            else:
-                items.append(row)
-        # (item, worker, label) tuples: 100,000 of them for a 10,000-image synset, so no object
-        # per vote (the engine takes the three columns).
-        votes = list(
-            Vote.objects.filter(
-                item__project_id=project.pk,
-                item__synset_id=project_synset.synset_id,
-                status=Vote.Status.CONFIRMED,
-            ).values_list("item_id", "worker_id", "label")
-        )
-        seed_ids = {row["pk"] for row in items if row["is_seed"]}
-        table = _seed_table(project, votes, seed_ids)
-        decided, difficulty, calibration = _decide(project, items, votes, gold, table)
-        changes = []
-        for row in items:
-            state, posterior, needed = decided[row["pk"]]
-            if posterior is not None:
-                posterior = round(min(max(posterior, 0.0), 1.0), POSTERIOR_DECIMALS)
-            if (state, needed) != (row["state"], row["votes_needed"]) or _posterior_moved(
-                posterior, row["posterior"]
-            ):
-                changes.append((row["pk"], state, posterior, needed))
-        # Lock order of every writer (labeling.locks): images in ascending primary key, so this
-        # task and a submission or a lease release holding some of the same images wait for
-        # one another instead of deadlocking; images a new HIT is leasing right now are waited
-        # for too (the scheduler itself never waits: SKIP LOCKED).
-        changes.sort()
         item_keys_lock(change[0] for change in changes)
         _write_items(changes)
-        states = [decided[row["pk"]][0] for row in items]
-        accepted = states.count(Item.State.ACCEPTED)
-        rejected = states.count(Item.State.REJECTED)
-        undecided = states.count(Item.State.UNDECIDED)
+        accepted = int(np.count_nonzero(state == Item.State.ACCEPTED))
+        rejected = int(np.count_nonzero(state == Item.State.REJECTED))
+        undecided = int(np.count_nonzero(state == Item.State.UNDECIDED))
         ProjectSynset.objects.filter(pk=project_synset_id).update(
             accepted_count=accepted,
             rejected_count=rejected,
@@ -310,8 +339,8 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
     return RecomputeSummary(
         project_synset_id=project_synset_id,
         method=project.consensus_method,
-        items=len(items),
-        votes=len(votes),
+        items=int(synset.pk.size),
+        votes=len(synset.vote_item),
         accepted=accepted,
         rejected=rejected,
         undecided=undecided,

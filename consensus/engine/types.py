@@ -51,10 +51,13 @@ def _encode(values: Sequence[Hashable], vocabulary: Sequence[Hashable]) -> np.nd
 def _encode_integers(
     values: Sequence[Hashable], vocabulary: Sequence[Hashable]
 ) -> np.ndarray | None:
-    """Vectorised encoding when values and vocabulary are plain integers (database ids)."""
-    if not len(values) or not all(type(v) is int for v in vocabulary):  # noqa: E721
+    """Vectorised encoding when values and vocabulary are plain integers (database ids) or
+    booleans (yes/no labels)."""
+    if not len(values) or not all(type(v) in (int, bool) for v in vocabulary):
         return None
     array = np.asarray(values)
+    if array.dtype.kind == "b":
+        array = array.astype(np.int64)
     if array.dtype.kind not in "iu":
         return None
     known = np.asarray(vocabulary, dtype=array.dtype)
