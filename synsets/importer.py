@@ -14,12 +14,15 @@ the zero-config run) the closure is computed in Python and written with ``bulk_c
 from __future__ import annotations
 
 import csv
+import gc
 import hashlib
 import io
 import json
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -268,6 +271,20 @@ def _table_counts() -> dict[str, int]:
     }
 
 
+@contextmanager
+def _collector_paused():
+    """No cyclic garbage collection while the import builds its millions of rows (tuples,
+    strings, dicts — no reference cycles): each full collection walks every object the process
+    holds, which cost seconds per import. Collected once at the end."""
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
+
+
 @transaction.atomic
 def wordnet_import(
     *,
@@ -299,12 +316,15 @@ def wordnet_import(
             summary.seconds = time.monotonic() - started
             return summary
     progress("reading WordNet noun synsets")
-    synsets = read_noun_synsets(root)
-    translations = read_omw_lemmas(omw_dir) if omw_dir else {}
-    if connection.vendor == "postgresql":
-        summary = _import_postgresql(synsets, translations, progress)
-    else:
-        summary = _import_python(synsets, translations, progress)
+    with _collector_paused():
+        synsets = read_noun_synsets(root)
+        if connection.vendor == "postgresql":
+            summary = _import_postgresql(
+                synsets, lambda: read_omw_lemmas(omw_dir) if omw_dir else {}, progress
+            )
+        else:
+            translations = read_omw_lemmas(omw_dir) if omw_dir else {}
+            summary = _import_python(synsets, translations, progress)
     WordNetImport.objects.all().delete()
     WordNetImport.objects.create(fingerprint=fingerprint, **_table_counts())
     summary.seconds = time.monotonic() - started
@@ -345,14 +365,27 @@ def _count_languages(summary: ImportSummary, lemma_rows: dict[tuple, tuple]) -> 
 # --- PostgreSQL: COPY into temporary tables, closure and differences in SQL ------------------
 
 
-def _copy(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence]) -> None:
+def _csv(rows: Iterable[Sequence]) -> io.StringIO:
     buffer = io.StringIO()
     # Every field quoted: in COPY's CSV an unquoted empty field is NULL, a quoted one is ''.
     csv.writer(buffer, quoting=csv.QUOTE_ALL).writerows(rows)
     buffer.seek(0)
+    return buffer
+
+
+def _copy(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence] | io.StringIO):
+    buffer = rows if isinstance(rows, io.StringIO) else _csv(rows)
     cursor.cursor.copy_expert(
         f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer
     )
+
+
+def _lemmas_prepare(
+    synsets: dict[str, NounSynset], read_translations: Callable[[], dict[str, dict[str, list[str]]]]
+) -> tuple[io.StringIO, dict[tuple, tuple]]:
+    """The lemma rows of every language and their CSV for COPY."""
+    lemma_rows = _lemma_rows(synsets, read_translations())
+    return _csv(key + values for key, values in lemma_rows.items()), lemma_rows
 
 
 def _table(model: type[models.Model]) -> str:
@@ -373,7 +406,7 @@ def _apply(
     rows whose values differ, delete the rows gone from ``work``, insert the new ones."""
     match = " AND ".join(f"t.{t} = w.{w}" for t, w in keys)
     change = TableChange()
-    cursor.execute(f"SELECT count(*) FROM {work}")  # noqa: S608 - our own identifiers
+    cursor.execute(f"SELECT count(*) FROM {work} w")  # noqa: S608 - our own identifiers
     change.total = cursor.fetchone()[0]
     cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {target})")  # noqa: S608
     if not cursor.fetchone()[0] and change.total >= BULK_LOAD_ROWS and not stamps:
@@ -457,25 +490,30 @@ def _bulk_load(cursor, *, target: str, work: str, pairs: Sequence[tuple[str, str
 
 
 def _import_postgresql(
-    synsets: list[NounSynset], translations: dict[str, dict[str, list[str]]], progress: Progress
+    synsets: list[NounSynset],
+    read_translations: Callable[[], dict[str, dict[str, list[str]]]],
+    progress: Progress,
 ) -> ImportSummary:
+    """``read_translations`` reads the other languages' lemmas ({language: {wnid: lemmas}})."""
     topology = topology_build(synsets)
-    lemma_rows = _lemma_rows(topology.synsets, translations)
     summary = ImportSummary()
-    with connection.cursor() as cursor:
+    # The other languages' lemmas are read and turned into CSV on a second thread while
+    # PostgreSQL computes the closure and writes the synsets, edges and closure (the driver
+    # releases the interpreter while a statement runs): two cores, both busy.
+    with ThreadPoolExecutor(max_workers=1) as pool, connection.cursor() as cursor:
+        lemmas_ready = pool.submit(_lemmas_prepare, topology.synsets, read_translations)
         # Hash joins over integer offsets; the optimiser's guess for a recursive query's working
         # table otherwise picks sorts, and JIT compilation costs more than it saves here.
         cursor.execute("SET LOCAL jit = off")
         cursor.execute("SET LOCAL enable_mergejoin = off")
         cursor.execute("SET LOCAL work_mem = '256MB'")
         cursor.execute("SET LOCAL maintenance_work_mem = '256MB'")
-        progress(f"loading {len(synsets)} synsets, {len(topology.edges)} edges and "
-                 f"{len(lemma_rows)} lemmas with COPY")  # fmt: skip
+        progress(f"loading {len(synsets)} synsets and {len(topology.edges)} edges with COPY")
         cursor.execute("DROP TABLE IF EXISTS pg_temp.wn_synset")
         cursor.execute(
             "CREATE TEMP TABLE wn_synset (id integer PRIMARY KEY, wnid varchar(9), lemmas jsonb,"
-            " gloss text, lexname varchar(32), depth integer, max_depth integer,"
-            " subtree_size integer) ON COMMIT DROP"
+            " gloss text, lexname varchar(32), depth integer, max_depth integer"
+            ") ON COMMIT DROP"
         )
         synset_rows = (
             (int(w[1:]), w, json.dumps(s.lemmas, ensure_ascii=False), s.gloss, s.lexname,
@@ -494,14 +532,6 @@ def _import_postgresql(
         )
         columns = ["parent", "child", "parent_wnid", "child_wnid", "kind"]
         _copy(cursor, "wn_edge", columns, edge_rows)
-        cursor.execute("DROP TABLE IF EXISTS pg_temp.wn_lemma")
-        cursor.execute(
-            "CREATE TEMP TABLE wn_lemma (synset_id varchar(9), language varchar(8),"
-            " lemma varchar(255), lemma_folded varchar(255), position integer) ON COMMIT DROP"
-        )
-        _copy(cursor, "wn_lemma", ["synset_id", "language", "lemma", "lemma_folded", "position"],
-              (key + values for key, values in lemma_rows.items()))  # fmt: skip
-
         progress("computing the IS-A closure")
         # Every IS-A path from each synset downwards (920,003 paths for 825,356 pairs in WordNet
         # 3.0: multiple inheritance is rare), keeping the shortest distance per pair.
@@ -518,17 +548,28 @@ def _import_postgresql(
             "  'n' || lpad(descendant::text, 8, '0') AS descendant_wnid"
             " FROM walk GROUP BY ancestor, descendant"
         )
+        # Subtree sizes joined in where the synsets are written (an UPDATE of the work table
+        # rewrote all 82,115 of its rows).
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.wn_subtree")
         cursor.execute(
-            "UPDATE wn_synset s SET subtree_size = c.n FROM (SELECT ancestor, count(*) AS n"
-            " FROM wn_closure GROUP BY ancestor) c WHERE c.ancestor = s.id"
+            "CREATE TEMP TABLE wn_subtree ON COMMIT DROP AS"
+            " SELECT ancestor AS id, count(*)::integer AS n FROM wn_closure GROUP BY ancestor"
         )
-        for work in ("wn_synset", "wn_edge", "wn_lemma", "wn_closure"):
-            cursor.execute(f"ANALYZE {work}")
+        cursor.execute(f"SELECT EXISTS (SELECT 1 FROM {_table(Synset)})")  # noqa: S608
+        compare = cursor.fetchone()[0]
+        if compare:
+            # Statistics for the comparisons with the stored rows (an empty database is
+            # filled without comparing anything).
+            for work in ("wn_synset", "wn_subtree", "wn_edge", "wn_closure"):
+                cursor.execute(f"ANALYZE {work}")
+        synset_work = (
+            "(SELECT s.*, t.n AS subtree_size FROM wn_synset s JOIN wn_subtree t ON t.id = s.id)"
+        )
 
         progress("writing the differences")
         # Synsets that vanished from WordNet are kept: candidates and votes may point at them.
         summary.synsets = _apply(
-            cursor, target=_table(Synset), work="wn_synset", keys=[("wnid", "wnid")],
+            cursor, target=_table(Synset), work=synset_work, keys=[("wnid", "wnid")],
             values=[(c, c) for c in ("lemmas", "gloss", "lexname", "depth", "max_depth",
                                      "subtree_size")],
             delete=False, stamps=True,
@@ -543,6 +584,17 @@ def _import_postgresql(
             keys=[("ancestor_id", "ancestor_wnid"), ("descendant_id", "descendant_wnid")],
             values=[("distance", "distance")],
         )  # fmt: skip
+        lemma_csv, lemma_rows = lemmas_ready.result()
+        progress(f"loading {len(lemma_rows)} lemmas with COPY")
+        cursor.execute("DROP TABLE IF EXISTS pg_temp.wn_lemma")
+        cursor.execute(
+            "CREATE TEMP TABLE wn_lemma (synset_id varchar(9), language varchar(8),"
+            " lemma varchar(255), lemma_folded varchar(255), position integer) ON COMMIT DROP"
+        )
+        _copy(cursor, "wn_lemma", ["synset_id", "language", "lemma", "lemma_folded", "position"],
+              lemma_csv)  # fmt: skip
+        if compare:
+            cursor.execute("ANALYZE wn_lemma")
         summary.lemmas = _apply(
             cursor, target=_table(SynsetLemma), work="wn_lemma",
             keys=[("synset_id", "synset_id"), ("language", "language"), ("lemma", "lemma")],

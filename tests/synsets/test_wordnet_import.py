@@ -246,7 +246,7 @@ def test_sql_and_python_paths_write_the_same_tables(empty_synset_tables):
     translations = {"ita": {"n00000004": ["ci", "C c"]}}
     python = _import_python(TRICKY, translations, lambda _: None)
     by_python = _tables()
-    again = _import_postgresql(TRICKY, translations, lambda _: None)
+    again = _import_postgresql(TRICKY, lambda: translations, lambda _: None)
     assert not again.changed, again.line()  # the SQL path agrees with every Python row
     assert _tables() == by_python
     closure = {(a, d): n for a, d, n in by_python["closure"]}
@@ -260,7 +260,7 @@ def test_sql_and_python_paths_write_the_same_tables(empty_synset_tables):
 def test_sql_import_repairs_every_kind_of_damage(empty_synset_tables):
     from synsets.importer import _import_postgresql
 
-    _import_postgresql(TRICKY, {}, lambda _: None)
+    _import_postgresql(TRICKY, dict, lambda _: None)
     expected = _tables()
     SynsetEdge.objects.filter(child_id="n00000004").update(kind="hypernym")
     SynsetEdge.objects.filter(child_id="n00000006").delete()
@@ -270,14 +270,14 @@ def test_sql_import_repairs_every_kind_of_damage(empty_synset_tables):
     SynsetLemma.objects.filter(synset_id="n00000004").update(position=7)
     Synset.objects.filter(wnid="n00000003").update(subtree_size=1, gloss="vandalised")
 
-    summary = _import_postgresql(TRICKY, {}, lambda _: None)
+    summary = _import_postgresql(TRICKY, dict, lambda _: None)
 
     assert _tables() == expected
     # One edge re-created, two kinds restored, the stray edge deleted.
     assert (summary.edges.created, summary.edges.updated, summary.edges.deleted) == (1, 2, 1)
     assert summary.closure.created >= 1 and summary.closure.updated >= 1
     assert summary.synsets.updated == 1 and summary.lemmas.updated == 2
-    assert not _import_postgresql(TRICKY, {}, lambda _: None).changed
+    assert not _import_postgresql(TRICKY, dict, lambda _: None).changed
 
 
 def test_sql_closure_of_wordnet_equals_the_python_closure(wordnet, shared_data):
