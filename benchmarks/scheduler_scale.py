@@ -289,6 +289,10 @@ def main() -> None:
                 if str(ROOT) not in sys.path:
                     sys.path.insert(0, str(ROOT))
                 django.setup()
+                # This process plays the web server: start it as config.wsgi starts one.
+                from config.startup import warm_up_and_freeze
+
+                warm_up_and_freeze()
                 main._setup = True  # type: ignore[attr-defined]
             from django.db import connections
 
