@@ -302,6 +302,11 @@ def django_setup(url: str, **extra_env: str) -> None:
     import django
 
     django.setup()
+    # The work measured here runs in a Celery worker process in production, which starts with
+    # its startup heap frozen out of the cyclic collector (config.startup): start the same way.
+    from config.startup import warm_up_and_freeze
+
+    warm_up_and_freeze()
 
 
 def peak_rss_mib() -> float:
