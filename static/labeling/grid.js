@@ -71,6 +71,10 @@
     el("empty").hidden = !!hit;
     grid.replaceChildren();
     el("bar-synset").textContent = hit ? hit.synset.lemmas.join(", ") : "";
+    // Nothing to submit or look up without a HIT (nothing left, or the account is paused).
+    ["synset-wiki", "progress", "hit-actions"].forEach((id) => {
+      if (el(id)) el(id).hidden = !hit;
+    });
     if (!hit) {
       el("synset-name").textContent = "";
       el("synset-gloss").textContent = "";
@@ -208,6 +212,7 @@
           el("empty-nothing").hidden = true;
           el("empty-blocked").hidden = false;
           render(null);
+          refreshStats();
         } else {
           await advance();
         }

@@ -227,6 +227,10 @@ def test_a_worker_blocked_on_gold_is_told_why_instead_of_nothing_left(live_serve
         expect(page.locator("#empty-blocked")).to_be_visible()
         expect(page.locator("#empty-nothing")).to_be_hidden()
         expect(page.locator("button.tile")).to_have_count(0)
+        # with nothing left to submit or look up, and the HIT it just paid for counted
+        expect(page.locator("#submit-button")).to_be_hidden()
+        expect(page.locator("#synset-wiki")).to_be_hidden()
+        expect(page.locator("#stat-hits")).to_have_text("1")
         page.screenshot(path=str(ARTIFACTS / "annotator-grid-blocked.png"))
         browser.close()
 
