@@ -262,7 +262,7 @@ def crowd_assignment_confirm(*, crowd_assignment_id: int) -> CrowdAssignment:
     entries = dict(
         AssignmentItem.objects.filter(assignment=assignment).values_list("item_id", "is_gold")
     )
-    items = items_lock(entries, fields=("pk", "is_gold", "gold_label"))
+    items = items_lock(entries, fields=("pk", "is_gold", "gold_label", "state", "votes_needed"))
     pending = Vote.objects.filter(assignment=assignment, status=Vote.Status.PENDING)
     labels = dict(pending.values_list("item_id", "label"))
     counted = not profile.blocked

@@ -135,7 +135,8 @@ def votes_count(
 ) -> VotesCounted:
     """Count a HIT's stored votes: counters, leases, gold score, flags, recompute.
 
-    ``items`` are the HIT's images, locked; ``labels`` the worker's answer per image. When
+    ``items`` are the HIT's images, locked, with their gold fields, state and votes needed;
+    ``labels`` the worker's answer per image. When
     ``counted`` (the worker is not blocked) every image gets its yes or no; a non-gold image
     still pending and needing votes needs one vote less. The others — decided meanwhile, or
     whose needed votes came from other workers while this HIT's lease had run out (a late
@@ -148,11 +149,12 @@ def votes_count(
     labeled_ids = set(labels) - gold_ids
     extra = 0
     if counted:
-        needing = set(
-            Item.objects.filter(
-                pk__in=labeled_ids, state=Item.State.PENDING, votes_needed__gt=0
-            ).values_list("pk", flat=True)
-        )
+        # The images are locked: their state and votes needed are current.
+        needing = {
+            pk
+            for pk in labeled_ids
+            if items[pk].state == Item.State.PENDING and items[pk].votes_needed > 0
+        }
         extra = len(labeled_ids - needing)
         yes_ids = {pk for pk, label in labels.items() if label}
         for ids, counter in ((yes_ids, "yes_votes"), (set(labels) - yes_ids, "no_votes")):
