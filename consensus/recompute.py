@@ -249,12 +249,14 @@ def _changed(synset: _Synset, state: np.ndarray, posterior: np.ndarray, needed: 
     return np.flatnonzero((state != synset.state) | (needed != synset.votes_needed) | moved)
 
 
-def _write_items(changes: list[tuple[int, str, float | None, int]]) -> None:
-    if not changes:
+def _write_items(
+    ids: list[int], states: list[str], posteriors: list[float | None], needed: list[int]
+) -> None:
+    """Write the changed images (columns of the same length)."""
+    if not ids:
         return
     if connection.vendor == "postgresql":
         # One statement, one array per column: no per-row SQL text to build and parse.
-        ids, states, posteriors, needed = (list(column) for column in zip(*changes, strict=True))
         with connection.cursor() as cursor:
             cursor.execute(
                 "UPDATE labeling_item AS i SET state = v.state, posterior = v.posterior, "
@@ -265,8 +267,8 @@ def _write_items(changes: list[tuple[int, str, float | None, int]]) -> None:
             )
         return
     objs = [
-        Item(pk=pk, state=state, posterior=posterior, votes_needed=needed)
-        for pk, state, posterior, needed in changes
+        Item(pk=pk, state=state, posterior=posterior, votes_needed=votes)
+        for pk, state, posterior, votes in zip(ids, states, posteriors, needed, strict=True)
     ]
     Item.objects.bulk_update(objs, ["state", "posterior", "votes_needed"], batch_size=500)
 
@@ -311,17 +313,14 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
         # are in key order), so this task and a submission or a lease release holding some of
         # the same images wait for one another instead of deadlocking; images a new HIT is
         # leasing right now are waited for too (the scheduler itself never waits: SKIP LOCKED).
-        changes = list(
-            zip(
-                synset.pk[rows].tolist(),
-                state[rows].tolist(),
-                [None if np.isnan(p) else p for p in posterior[rows].tolist()],
-                needed[rows].tolist(),
-                strict=True,
-            )
+        changed_ids = synset.pk[rows].tolist()
+        item_keys_lock(changed_ids)
+        _write_items(
+            changed_ids,
+            state[rows].tolist(),
+            [None if np.isnan(p) else p for p in posterior[rows].tolist()],
+            needed[rows].tolist(),
         )
-        item_keys_lock(change[0] for change in changes)
-        _write_items(changes)
         accepted = int(np.count_nonzero(state == Item.State.ACCEPTED))
         rejected = int(np.count_nonzero(state == Item.State.REJECTED))
         undecided = int(np.count_nonzero(state == Item.State.UNDECIDED))
@@ -344,6 +343,6 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
         accepted=accepted,
         rejected=rejected,
         undecided=undecided,
-        changed=len(changes),
+        changed=len(changed_ids),
         seconds=time.perf_counter() - started,
     )

@@ -13,7 +13,7 @@ ANNOTATORS_GROUP = "annotators"
 
 # The answer is kept on the user object for the rest of the request (the worker API asks it in
 # its permission class and again in the project check), the way Django's ModelBackend keeps a
-# user's permissions; the functions below that change the group forget it.
+# user's permissions; ``annotator_group_add`` sets it when it adds the user to the group.
 _ANNOTATOR_MEMO = "_synsetlab_is_annotator"
 
 

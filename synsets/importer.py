@@ -373,8 +373,7 @@ def _csv(rows: Iterable[Sequence]) -> io.StringIO:
     return buffer
 
 
-def _copy(cursor, table: str, columns: Sequence[str], rows: Iterable[Sequence] | io.StringIO):
-    buffer = rows if isinstance(rows, io.StringIO) else _csv(rows)
+def _copy(cursor, table: str, columns: Sequence[str], buffer: io.StringIO) -> None:
     cursor.cursor.copy_expert(
         f"COPY {table} ({', '.join(columns)}) FROM STDIN WITH (FORMAT csv)", buffer
     )
@@ -521,7 +520,7 @@ def _import_postgresql(
             for w, s in topology.synsets.items()
         )  # fmt: skip
         columns = ["id", "wnid", "lemmas", "gloss", "lexname", "depth", "max_depth"]
-        _copy(cursor, "wn_synset", columns, synset_rows)
+        _copy(cursor, "wn_synset", columns, _csv(synset_rows))
         cursor.execute("DROP TABLE IF EXISTS pg_temp.wn_edge")
         cursor.execute(
             "CREATE TEMP TABLE wn_edge (parent integer, child integer, parent_wnid varchar(9),"
@@ -531,7 +530,7 @@ def _import_postgresql(
             (int(p[1:]), int(c[1:]), p, c, kind) for (p, c), kind in topology.edges.items()
         )
         columns = ["parent", "child", "parent_wnid", "child_wnid", "kind"]
-        _copy(cursor, "wn_edge", columns, edge_rows)
+        _copy(cursor, "wn_edge", columns, _csv(edge_rows))
         progress("computing the IS-A closure")
         # Every IS-A path from each synset downwards (920,003 paths for 825,356 pairs in WordNet
         # 3.0: multiple inheritance is rare), keeping the shortest distance per pair.
