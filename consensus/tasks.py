@@ -6,6 +6,8 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
+from django.db.models import Sum, Value
+from django.db.models.functions import Coalesce
 from kombu.exceptions import OperationalError as BrokerError
 
 from labeling.models import ProjectSynset
@@ -19,40 +21,48 @@ SWEEP_BATCH = 200
 # Votes arriving within this window share one recompute (debounce).
 RECOMPUTE_DELAY_SECONDS = 2
 # A recompute reads and refits the whole synset, so its cost grows with the synset while one HIT
-# changes 26 images: the next recompute of a synset waits this many times as long as the last one
-# took, so that a busy synset spends at most about 1/(1 + factor) of a core on its consensus, and
-# the web requests keep the rest. Capped, so a decision is never held back longer than that.
+# changes 26 images, and one consensus worker serves every busy synset of every project. So a
+# synset's next recompute waits this many times the work already queued — the last duration of
+# every synset waiting for a recompute, itself included: each of N equally busy synsets then
+# waits N times as long, and the consensus worker spends about 1/(1 + factor) of a core in all,
+# however many synsets are busy; the web requests keep the rest. One busy synset waits factor ×
+# its own last duration. Capped, so a decision is never held back longer than that.
 RECOMPUTE_COST_FACTOR = 10
 RECOMPUTE_MAX_DELAY_SECONDS = 60
 
 
-def recompute_delay(last_seconds: float | None) -> float:
-    """Seconds to wait before recomputing a synset whose last recompute took ``last_seconds``."""
-    proportional = RECOMPUTE_COST_FACTOR * (last_seconds or 0.0)
+def recompute_delay(queued_seconds: float | None) -> float:
+    """Seconds to wait before recomputing a synset when the synsets waiting for a recompute
+    (this one included) took ``queued_seconds`` in all the last time they were recomputed."""
+    proportional = RECOMPUTE_COST_FACTOR * (queued_seconds or 0.0)
     return min(max(RECOMPUTE_DELAY_SECONDS, proportional), RECOMPUTE_MAX_DELAY_SECONDS)
+
+
+def queued_recompute_seconds() -> float:
+    """The last recompute durations of every synset flagged for a recompute (a partial index
+    holds exactly those rows)."""
+    total = ProjectSynset.objects.filter(needs_recompute=True).aggregate(
+        seconds=Sum(Coalesce("recompute_seconds", Value(0.0)))
+    )["seconds"]
+    return float(total or 0.0)
 
 
 def recompute_synset_later(project_synset_id: int) -> None:
     """Mark the synset for recompute and enqueue it once; call from ``transaction.on_commit``.
 
     Debounced: only the submission that flips ``needs_recompute`` enqueues a task, delayed by
-    ``recompute_delay`` of the synset's last recompute; the task clears the flag when it starts
-    reading votes, so later votes enqueue the next one. A broker outage is logged, not raised:
-    the vote is already committed and the flag lets ``recompute_pending_sweep`` catch up.
+    ``recompute_delay`` of the queued work; the task clears the flag when it starts reading
+    votes, so later votes enqueue the next one. A broker outage is logged, not raised: the vote
+    is already committed and the flag lets ``recompute_pending_sweep`` catch up.
     """
     flipped = ProjectSynset.objects.filter(pk=project_synset_id, needs_recompute=False).update(
         needs_recompute=True
     )
     if not flipped:
         return
-    last_seconds = (
-        ProjectSynset.objects.filter(pk=project_synset_id)
-        .values_list("recompute_seconds", flat=True)
-        .first()
-    )
     try:
         recompute_synset.apply_async(
-            (project_synset_id,), countdown=recompute_delay(last_seconds)
+            (project_synset_id,), countdown=recompute_delay(queued_recompute_seconds())
         )
     except (BrokerError, OSError):
         logger.warning("broker unavailable; synset %s left for the sweep", project_synset_id)

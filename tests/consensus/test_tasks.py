@@ -30,7 +30,7 @@ def test_broker_down_leaves_the_flag_for_the_sweep():
     assert not project_synset.needs_recompute
 
 
-def test_recompute_waits_in_proportion_to_the_last_one_within_bounds():
+def test_recompute_waits_in_proportion_to_the_queued_work_within_bounds():
     assert tasks.recompute_delay(None) == tasks.RECOMPUTE_DELAY_SECONDS
     assert tasks.recompute_delay(0.05) == tasks.RECOMPUTE_DELAY_SECONDS
     assert tasks.recompute_delay(0.8) == pytest.approx(0.8 * tasks.RECOMPUTE_COST_FACTOR)
@@ -62,3 +62,33 @@ def test_a_slow_synset_is_recomputed_later_than_a_quick_one():
         countdowns.append(send.call_args.kwargs["countdown"])
 
     assert countdowns == [tasks.RECOMPUTE_DELAY_SECONDS, 3.0 * tasks.RECOMPUTE_COST_FACTOR]
+
+
+@pytest.mark.django_db
+def test_busy_synsets_share_one_recompute_budget():
+    """Each of N busy synsets waits for the work of all N: the consensus worker's share of a core
+    stays about 1/(1 + factor) however many synsets are busy, instead of N times that."""
+    one, two, three = (project_make(images=3) for _ in range(3))
+    first, second, third = (ProjectSynset.objects.get(project=p) for p in (one, two, three))
+    ProjectSynset.objects.filter(pk=first.pk).update(recompute_seconds=1.0)
+    ProjectSynset.objects.filter(pk=second.pk).update(recompute_seconds=2.0)
+    # The third was never recomputed and waits for nothing: it adds no queued work.
+    ProjectSynset.objects.filter(pk=third.pk).update(needs_recompute=True)
+
+    countdowns = []
+    with mock.patch.object(tasks.recompute_synset, "apply_async") as send:
+        tasks.recompute_synset_later(first.pk)  # alone in the queue with its 1 s
+        countdowns.append(send.call_args.kwargs["countdown"])
+        tasks.recompute_synset_later(second.pk)  # 1 s + 2 s queued
+        countdowns.append(send.call_args.kwargs["countdown"])
+    assert countdowns == [1.0 * tasks.RECOMPUTE_COST_FACTOR, 3.0 * tasks.RECOMPUTE_COST_FACTOR]
+
+    # Once the first synset's recompute has started (flag cleared), it no longer counts.
+    ProjectSynset.objects.filter(pk=first.pk).update(needs_recompute=False)
+    assert tasks.queued_recompute_seconds() == pytest.approx(2.0)
+
+    # However much is queued, nothing waits longer than the cap.
+    ProjectSynset.objects.filter(pk=first.pk).update(recompute_seconds=500.0, needs_recompute=True)
+    assert tasks.recompute_delay(tasks.queued_recompute_seconds()) == (
+        tasks.RECOMPUTE_MAX_DELAY_SECONDS
+    )
