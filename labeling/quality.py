@@ -44,16 +44,25 @@ def gold_mark(*, item: Item, label: bool) -> Item:
 
 
 def gold_score(
-    *, profile: WorkerProfile, project: Project, correct: int, total: int
+    *,
+    profile: WorkerProfile,
+    project: Project,
+    correct: int,
+    total: int,
+    also_save: Sequence[str] = (),
 ) -> WorkerProfile:
     """Add a HIT's gold answers to the worker's record and block below the project's threshold.
 
-    Call while holding the lock on the worker's profile row.
+    ``also_save``: profile fields the caller changed, written in the same statement. Call while
+    holding the lock on the worker's profile row.
     """
+    fields = list(also_save)
     if total:
         profile.gold_correct += correct
         profile.gold_total += total
-        profile.save(update_fields=["gold_correct", "gold_total", "updated_at"])
+        fields += ["gold_correct", "gold_total"]
+    if fields:
+        profile.save(update_fields=[*fields, "updated_at"])
     if (
         not profile.blocked
         and profile.gold_total >= project.gold_min_answers
@@ -73,12 +82,18 @@ def gold_score(
 
 
 def flags_record(
-    *, profile: WorkerProfile, assignment: Assignment, labels: Sequence[bool], duration_ms: int
+    *,
+    profile: WorkerProfile,
+    assignment: Assignment,
+    labels: Sequence[bool],
+    duration_ms: int,
+    save: bool = True,
 ) -> list[str]:
     """Flag a too-fast HIT and constant answering over the last HITs; returns the new flags.
 
     Flags are for review, never an automatic block: a genuinely all-negative synset exists.
-    Call while holding the lock on the worker's profile row.
+    Call while holding the lock on the worker's profile row; with ``save=False`` the caller
+    writes ``profile.flags``.
     """
     raised: list[str] = []
     flags = dict(profile.flags or {})
@@ -102,7 +117,8 @@ def flags_record(
         entry["last_at"] = timezone.now().isoformat()
         flags[flag] = entry
     profile.flags = flags
-    profile.save(update_fields=["flags", "updated_at"])
+    if save:
+        profile.save(update_fields=["flags", "updated_at"])
     return raised
 
 

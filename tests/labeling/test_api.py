@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.urls import reverse
 
-from labeling.models import Assignment, Project, Vote
+from labeling.models import Assignment, Item, Project, Vote
 from tests.factories import SynsetFactory, project_make
 
 
@@ -251,3 +253,47 @@ def test_prefetching_next_hit_request_costs_thirteen_queries(client, annotator):
     assert len(statements) == 13, statements
     assert not [sql for sql in statements if '"synsets_synset"' in sql]
     assert response.json()["synset"] == on_screen["synset"]
+
+
+@pytest.mark.django_db
+def test_submitting_a_hit_costs_sixteen_statements_with_one_update_per_table(
+    client, annotator, django_capture_on_commit_callbacks
+):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    # Given an annotator with a HIT of 24 images and 2 gold on screen
+    project = project_make(images=60, gold=4, images_per_hit=24, gold_per_hit=2)
+    client.force_login(annotator)
+    hit = client.post(
+        reverse("api-hit-next", args=[project.slug]), {}, content_type="application/json"
+    ).json()
+    ids = [item["id"] for item in hit["items"]]
+    body = {"selected": ids[:12], "unselected": ids[12:], "duration_ms": 40_000}
+
+    # When the page submits it (after-commit hooks included: the synset's recompute is flagged)
+    with (
+        mock.patch("consensus.tasks.recompute_synset.apply_async") as enqueue,
+        CaptureQueriesContext(connection) as captured,
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        response = client.post(hit["submit_url"], body, content_type="application/json")
+
+    # Then every image's counters, leases and votes needed move in one UPDATE, the worker's
+    # flags and gold score in one more, and the whole request — with flagging the synset for a
+    # recompute after the commit — is sixteen statements (twenty before)
+    assert response.status_code == 200 and response.json()["votes_recorded"] == 26
+    statements = [
+        q["sql"] for q in captured.captured_queries
+        if not q["sql"].startswith(("SAVEPOINT", "RELEASE SAVEPOINT", "BEGIN", "COMMIT"))
+    ]  # fmt: skip
+    assert len(statements) == 16, statements
+    updates = [sql.split(" SET ")[0] for sql in statements if sql.startswith("UPDATE")]
+    assert sorted(updates) == sorted([
+        'UPDATE "labeling_item"', 'UPDATE "labeling_workerprofile"',
+        'UPDATE "labeling_assignment"', 'UPDATE "labeling_projectsynset"',
+    ])  # fmt: skip
+    assert enqueue.call_count == 1
+    items = Item.objects.filter(pk__in=ids)
+    assert sum(i.yes_votes + i.no_votes for i in items) == 26
+    assert sum(i.active_leases for i in items) == 0
