@@ -26,9 +26,11 @@ RECOMPUTE_DELAY_SECONDS = 2
 # every synset waiting for a recompute, itself included: each of N equally busy synsets then
 # waits N times as long, and the consensus worker spends about 1/(1 + factor) of a core in all,
 # however many synsets are busy; the web requests keep the rest. One busy synset waits factor ×
-# its own last duration. Capped, so a decision is never held back longer than that.
+# its own last duration. Capped, so a decision is never held back longer than that: five
+# minutes, reached by about 75 busy 10,000-image synsets (0.4 s each) — beyond that the share
+# grows again, and the way on is another consensus worker (docs/scale.md).
 RECOMPUTE_COST_FACTOR = 10
-RECOMPUTE_MAX_DELAY_SECONDS = 60
+RECOMPUTE_MAX_DELAY_SECONDS = 300
 
 
 def recompute_delay(queued_seconds: float | None) -> float:
