@@ -13,7 +13,7 @@ import logging
 import re
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -39,6 +39,9 @@ from .sources.registry import build_source
 from .storage import blobs_store, original_name, thumbnail_name
 
 logger = logging.getLogger(__name__)
+
+# Pages downloading behind the one being stored (each page is one search result page).
+PAGES_AHEAD = 2
 
 Progress = Callable[[CollectionJob], None]
 
@@ -659,23 +662,30 @@ def _collect_synset(
                 page += 1
 
     upcoming = pages()
-    current = next(upcoming, None)
+    queued: deque[list[Future]] = deque()
     try:
-        while current is not None:
-            # Queue the next page's downloads before storing this one.
-            following = next(upcoming, None) if not state.full else None
-            outcomes = [future.result() for future in current]
+        while True:
+            # Keep PAGES_AHEAD pages downloading behind the one being stored, so the download
+            # threads never wait for the store (its file writes and rows) to finish.
+            while len(queued) <= PAGES_AHEAD and not state.full:
+                page = next(upcoming, None)
+                if page is None:
+                    break
+                queued.append(page)
+            if not queued:
+                break
+            outcomes = [future.result() for future in queued.popleft()]
             candidates_store_batch(
                 job=job, state=state, outcomes=outcomes, global_index=global_index, writer=writer
             )
             if progress:
                 job.refresh_from_db()
                 progress(job)
-            current = following
     finally:
         upcoming.close()
-        for future in current or []:
-            future.cancel()
+        for page in queued:
+            for future in page:
+                future.cancel()
 
 
 __all__ = [

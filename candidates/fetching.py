@@ -8,8 +8,10 @@ loopback, private networks or cloud metadata endpoints.
 from __future__ import annotations
 
 import contextlib
+import heapq
 import http.client
 import ipaddress
+import itertools
 import re
 import socket
 import ssl
@@ -369,19 +371,61 @@ def _ssl_context(policy: FetchPolicy) -> ssl.SSLContext:
         return _default_ssl_context
 
 
+class _Watchdog:
+    """One thread fires every fetch deadline of the process: it sleeps until the earliest one
+    and cuts the sockets of those that are due. (A timer thread per download cost a thread start
+    and its wake-ups for every image, most of them only to be cancelled.)"""
+
+    def __init__(self) -> None:
+        self._due: list[tuple[float, int, _Deadline]] = []
+        self._order = itertools.count()
+        self._changed = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def add(self, deadline: _Deadline) -> None:
+        with self._changed:
+            heapq.heappush(self._due, (deadline.expires_at, next(self._order), deadline))
+            # After a fork (a Celery worker process) the parent's thread does not run here.
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="fetch-deadlines", daemon=True
+                )
+                self._thread.start()
+            elif self._due[0][2] is deadline:
+                self._changed.notify()  # earlier than what the thread sleeps towards
+
+    def _run(self) -> None:
+        while True:
+            with self._changed:
+                # Cancelled deadlines are dropped when they reach the front.
+                while self._due and self._due[0][2].cancelled:
+                    heapq.heappop(self._due)
+                if not self._due:
+                    self._changed.wait()
+                    continue
+                wait = self._due[0][0] - time.monotonic()
+                if wait > 0:
+                    self._changed.wait(wait)
+                    continue
+                deadline = heapq.heappop(self._due)[2]
+            deadline.fire()
+
+
+_WATCHDOG = _Watchdog()
+
+
 class _Deadline:
     """Hard wall-clock cut-off: shuts the socket down when time is up, whatever is blocking."""
 
     def __init__(self, seconds: float) -> None:
         self.expires_at = time.monotonic() + seconds
         self.expired = False
+        self.cancelled = False
         self._sock: socket.socket | None = None
         self._lock = threading.Lock()
         # Header reads (readline) and TLS handshakes have no chunk loop where we could check the
-        # clock, and a per-read timeout restarts on every byte, so a timer enforces the deadline.
-        self._timer = threading.Timer(seconds, self._fire)
-        self._timer.daemon = True
-        self._timer.start()
+        # clock, and a per-read timeout restarts on every byte, so a watchdog enforces it.
+        _WATCHDOG.add(self)
 
     def remaining(self) -> float:
         return self.expires_at - time.monotonic()
@@ -393,8 +437,10 @@ class _Deadline:
             if sock is not None:
                 sock.settimeout(max(self.remaining(), 0.001))
 
-    def _fire(self) -> None:
+    def fire(self) -> None:
         with self._lock:
+            if self.cancelled:
+                return
             self.expired = True
             if self._sock is not None:
                 # socket.socket.shutdown, not SSLSocket.shutdown: the latter tears down TLS
@@ -403,8 +449,9 @@ class _Deadline:
                     socket.socket.shutdown(self._sock, socket.SHUT_RDWR)
 
     def cancel(self) -> None:
-        self._timer.cancel()
-        self.watch(None)
+        with self._lock:
+            self.cancelled = True
+            self._sock = None
 
 
 def _open_connection(

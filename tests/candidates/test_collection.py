@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import io
 import threading
+import time
 import zipfile
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -37,10 +38,13 @@ def _media(settings, tmp_path):
 
 
 class _Handler(SimpleHTTPRequestHandler):
+    served: list[str] = []  # paths asked for, in order (list.append is atomic)
+
     def log_message(self, *args):
         pass
 
     def do_GET(self):
+        self.served.append(self.path)
         if self.path == "/to-metadata":
             self.send_response(302)
             self.send_header("Location", "http://169.254.169.254/latest/meta-data/")
@@ -197,6 +201,40 @@ def test_cross_synset_duplicates_are_flagged_not_removed(tmp_path, image_server)
     kept = Candidate.objects.get(synset=second)
     assert kept.status == "stored"
     assert kept.cross_synset_duplicate_of == Candidate.objects.get(synset=first)
+
+
+def test_downloads_run_two_pages_ahead_of_the_store(tmp_path, image_server, monkeypatch):
+    """While one page is stored (files, rows), the next two pages download: the download
+    threads never wait for the store."""
+    from candidates import collection
+
+    root, base = image_server
+    for i, path in enumerate(_samples(6)):
+        (root / f"p{i}.jpg").write_bytes(path.read_bytes())
+    # Three and a half pages of 100 (the URL list's page size), six distinct photos.
+    urls = [f"{base}/p{k % 6}.jpg?k={k}" for k in range(350)]
+    synset = SynsetFactory()
+    job = collection_job_create(
+        wnids=[synset.wnid], source="urls", source_config={"path": str(_url_list(tmp_path, urls))}
+    )
+    _Handler.served.clear()
+    real_store = collection.candidates_store_batch
+    downloaded_before_first_store: list[int] = []
+
+    def store_held_back(**kwargs):
+        if not downloaded_before_first_store:
+            # Hold the first page's store until the pages behind it have downloaded (or 10 s).
+            give_up = time.monotonic() + 10
+            while len(_Handler.served) < 300 and time.monotonic() < give_up:
+                time.sleep(0.02)
+            downloaded_before_first_store.append(len(_Handler.served))
+        return real_store(**kwargs)
+
+    monkeypatch.setattr(collection, "candidates_store_batch", store_held_back)
+    job = collection_job_run(job_id=job.pk)
+
+    assert downloaded_before_first_store == [300]
+    assert (job.seen, job.stored, job.duplicates) == (350, 6, 344)
 
 
 def test_limit_caps_stored_candidates_per_synset(tmp_path, bad_and_good_urls):

@@ -331,6 +331,20 @@ def test_trickling_headers_are_cut_off_at_total_timeout(http_server) -> None:
     assert time.monotonic() - started < 3.0
 
 
+def test_one_watchdog_thread_keeps_every_deadline(http_server, photo_jpeg: bytes) -> None:
+    """Downloads start no thread of their own: one watchdog holds every deadline, fast fetches
+    leave it nothing to cut, and a stalled one next to them is still cut on time."""
+    policy = FetchPolicy(allow_loopback=True, total_timeout=1.5, connect_timeout=1.0)
+    for _ in range(20):
+        assert fetch_image_bytes(http_server.url("/image.jpg"), policy=LOCAL).data == photo_jpeg
+    started = time.monotonic()
+    assert reason_of(http_server.url("/trickle-headers"), policy) == "timeout"
+    assert time.monotonic() - started < 3.0
+    names = [thread.name for thread in threading.enumerate()]
+    assert names.count("fetch-deadlines") == 1
+    assert not [thread for thread in threading.enumerate() if isinstance(thread, threading.Timer)]
+
+
 # --- redirects ----------------------------------------------------------------------------------
 
 
