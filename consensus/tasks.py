@@ -4,10 +4,12 @@ wrappers over ``consensus.recompute``, taking ids; routed to the ``consensus`` q
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from celery import shared_task
-from django.db.models import Sum, Value
+from django.db.models import Q, Sum, Value
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerError
 
 from labeling.models import ProjectSynset
@@ -17,6 +19,9 @@ from .recompute import synset_recompute_consensus
 logger = logging.getLogger(__name__)
 
 SWEEP_BATCH = 200
+# A queued recompute this late past the longest wait is taken as lost (a worker died holding it,
+# or the broker lost it).
+SWEEP_GRACE_SECONDS = 120
 
 # Votes arriving within this window share one recompute (debounce).
 RECOMPUTE_DELAY_SECONDS = 2
@@ -58,7 +63,7 @@ def recompute_synset_later(project_synset_id: int) -> None:
     is already committed and the flag lets ``recompute_pending_sweep`` catch up.
     """
     flipped = ProjectSynset.objects.filter(pk=project_synset_id, needs_recompute=False).update(
-        needs_recompute=True
+        needs_recompute=True, recompute_queued_at=timezone.now()
     )
     if not flipped:
         return
@@ -68,10 +73,17 @@ def recompute_synset_later(project_synset_id: int) -> None:
         )
     except (BrokerError, OSError):
         logger.warning("broker unavailable; synset %s left for the sweep", project_synset_id)
+        _left_for_the_sweep(project_synset_id)
     except Exception:
         # Runs after the votes committed: whatever the broker client raises, the request must
         # not fail — the needs_recompute flag lets the sweep catch up.
         logger.exception("enqueue failed; synset %s left for the sweep", project_synset_id)
+        _left_for_the_sweep(project_synset_id)
+
+
+def _left_for_the_sweep(project_synset_id: int) -> None:
+    """No task was sent: the next sweep recomputes the synset without waiting for one."""
+    ProjectSynset.objects.filter(pk=project_synset_id).update(recompute_queued_at=None)
 
 
 def recompute_on_votes_changed(sender, *, project_synset_id: int, **kwargs) -> None:
@@ -87,9 +99,16 @@ def recompute_synset(self, project_synset_id: int) -> None:
 
 @shared_task(soft_time_limit=120, time_limit=150)
 def recompute_pending_sweep() -> int:
-    """Periodic: recompute synsets whose enqueue was lost (bounded batch)."""
+    """Periodic: recompute synsets whose enqueue was lost (bounded batch): flagged with no task
+    sent, or with a task overdue by ``SWEEP_GRACE_SECONDS`` past the longest wait. A synset whose
+    task is still waiting its turn is left to it — sweeping it would spend the recompute budget
+    twice."""
+    overdue = timezone.now() - timedelta(
+        seconds=RECOMPUTE_MAX_DELAY_SECONDS + SWEEP_GRACE_SECONDS
+    )
     ids = list(
         ProjectSynset.objects.filter(needs_recompute=True)
+        .filter(Q(recompute_queued_at__isnull=True) | Q(recompute_queued_at__lt=overdue))
         .order_by("updated_at")
         .values_list("pk", flat=True)[:SWEEP_BATCH]
     )

@@ -164,6 +164,9 @@ class ProjectSynset(TimeStampedModel):
     recomputed_at = models.DateTimeField(null=True, blank=True)
     # How long the last recompute took: the next one waits in proportion (consensus.tasks).
     recompute_seconds = models.FloatField(null=True, blank=True)
+    # When the pending recompute's task was sent (null: none was, the broker refused it); the
+    # periodic sweep takes over flags whose task is overdue or was never sent.
+    recompute_queued_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["project_id", "synset_id"]

@@ -24,6 +24,7 @@ def test_broker_down_leaves_the_flag_for_the_sweep():
         tasks.recompute_synset_later(project_synset.pk)
     project_synset.refresh_from_db()
     assert project_synset.needs_recompute
+    assert project_synset.recompute_queued_at is None  # no task was sent
 
     assert tasks.recompute_pending_sweep() == 1
     project_synset.refresh_from_db()
@@ -92,3 +93,34 @@ def test_busy_synsets_share_one_recompute_budget():
     assert tasks.recompute_delay(tasks.queued_recompute_seconds()) == (
         tasks.RECOMPUTE_MAX_DELAY_SECONDS
     )
+
+
+@pytest.mark.django_db
+def test_the_sweep_leaves_a_waiting_recompute_to_its_task():
+    """A synset whose task is waiting its turn is not swept (that would spend the recompute
+    budget twice); one whose task was never sent is swept at once, one whose task is overdue
+    past the longest wait is swept as lost."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    waiting, never_sent, overdue = (
+        ProjectSynset.objects.get(project=project_make(images=3)) for _ in range(3)
+    )
+    with mock.patch.object(tasks.recompute_synset, "apply_async") as send:
+        tasks.recompute_synset_later(waiting.pk)
+        tasks.recompute_synset_later(overdue.pk)
+    assert send.call_count == 2
+    with mock.patch.object(
+        tasks.recompute_synset, "apply_async", side_effect=OperationalError("down")
+    ):
+        tasks.recompute_synset_later(never_sent.pk)
+    late = timezone.now() - timedelta(
+        seconds=tasks.RECOMPUTE_MAX_DELAY_SECONDS + tasks.SWEEP_GRACE_SECONDS + 1
+    )
+    ProjectSynset.objects.filter(pk=overdue.pk).update(recompute_queued_at=late)
+
+    assert tasks.recompute_pending_sweep() == 2
+
+    flagged = dict(ProjectSynset.objects.values_list("pk", "needs_recompute"))
+    assert flagged == {waiting.pk: True, never_sent.pk: False, overdue.pk: False}
