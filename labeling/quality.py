@@ -87,13 +87,12 @@ def flags_record(
     assignment: Assignment,
     labels: Sequence[bool],
     duration_ms: int,
-    save: bool = True,
 ) -> list[str]:
     """Flag a too-fast HIT and constant answering over the last HITs; returns the new flags.
 
     Flags are for review, never an automatic block: a genuinely all-negative synset exists.
-    Call while holding the lock on the worker's profile row; with ``save=False`` the caller
-    writes ``profile.flags``.
+    Call while holding the lock on the worker's profile row. Sets ``profile.flags`` only: the
+    caller writes it (``labeling.votes.votes_count``, with the gold score, in one statement).
     """
     raised: list[str] = []
     flags = dict(profile.flags or {})
@@ -117,8 +116,6 @@ def flags_record(
         entry["last_at"] = timezone.now().isoformat()
         flags[flag] = entry
     profile.flags = flags
-    if save:
-        profile.save(update_fields=["flags", "updated_at"])
     return raised
 
 

@@ -109,8 +109,8 @@ def leases_return(item_ids: Iterable[int]) -> None:
 def _counters_add(
     *, ids: set[int], yes_ids: set[int], needing: set[int], leased: set[int]
 ) -> None:
-    """One UPDATE for a HIT's images (locked): a yes or a no each, one vote less needed on
-    ``needing``, one lease returned on ``leased``."""
+    """One UPDATE for a HIT's images ``ids`` (locked): a yes on ``yes_ids`` and a no on the rest,
+    one vote less needed on ``needing``, one lease returned on ``leased`` (all subsets of ids)."""
     if not ids:
         return
 
@@ -118,7 +118,7 @@ def _counters_add(
         return Case(When(pk__in=sorted(members), then=Value(1)), default=Value(0))
 
     fields = {
-        "yes_votes": F("yes_votes") + one_if(yes_ids & ids),
+        "yes_votes": F("yes_votes") + one_if(yes_ids),
         "no_votes": F("no_votes") + one_if(ids - yes_ids),
     }
     if needing:
@@ -192,7 +192,6 @@ def votes_count(
         assignment=assignment,
         labels=[labels[pk] for pk in sorted(labels)],
         duration_ms=duration_ms,
-        save=False,  # saved with the gold score, in one statement
     )
     was_blocked = profile.blocked
     profile = gold_score(
