@@ -60,7 +60,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from scipy.special import expit, gammaln
+from scipy.special import expit
 
 from consensus.engine.dawid_skene import (
     confusion_counts,
@@ -177,9 +177,15 @@ def fit_model(
         starts.append(("majority", None))
     fits = [
         _fit_once(
-            matrix, gold=gold, priors=priors, worker_prior=worker_prior,
-            class_prior_counts=class_prior_counts, init_posterior=start, init=init,
-            max_iter=max_iter, tol=tol,
+            matrix,
+            gold=gold,
+            priors=priors,
+            worker_prior=worker_prior,
+            class_prior_counts=class_prior_counts,
+            init_posterior=start,
+            init=init,
+            max_iter=max_iter,
+            tol=tol,
         )  # fmt: skip
         for init, start in starts
     ]
@@ -245,6 +251,7 @@ def _fit_once(
     iterations = 0
     alpha = beta = confusion = None
     for iterations in range(1, max_iter + 1):  # noqa: B007 — the count is reported
+        previous_confusion = confusion
         counts = confusion_counts(matrix, posterior)
         beta = beta_prior + posterior.sum(axis=0)
         class_share = beta / beta.sum()
@@ -270,7 +277,14 @@ def _fit_once(
             confusion = alpha / alpha.sum(axis=-1, keepdims=True)
             if priors.spammer_mixture:
                 honest, honest_share, mixed, spam_rows = _spammer_mixture(
-                    counts, prior_rows, confusion, honest_share, priors.worker_strength
+                    matrix,
+                    posterior,
+                    previous_confusion,
+                    counts,
+                    prior_rows,
+                    confusion,
+                    honest_share,
+                    priors.worker_strength,
                 )
                 # A worker with a cross-synset prior already brings their record (spammer or
                 # not) from the other synsets: the mixture applies to the others.
@@ -328,6 +342,9 @@ def _normalise_log(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def _spammer_mixture(
+    matrix: VoteMatrix,
+    posterior: np.ndarray,
+    previous_confusion: np.ndarray | None,
     counts: np.ndarray,
     prior_rows: np.ndarray,
     honest_confusion: np.ndarray,
@@ -338,36 +355,68 @@ def _spammer_mixture(
     mixed confusion that the E-step uses.
 
     Honest: the worker's own confusion under the Dirichlet prior. Spammer: every row is the same
-    answer distribution (what they say does not depend on the truth). Each worker's evidence for
-    either is the Dirichlet-multinomial marginal likelihood of their expected counts, so a worker
-    seen on one or two items stays at the population's honest share, and the share itself is the
-    mean responsibility (the empirical-Bayes fixed point of the mixture weight).
+    answer distribution (what they say does not depend on the truth). The evidence for either is
+    its prequential (marginal) likelihood of the worker's answers: each answer predicted from
+    the worker's earlier answers under that model, and — for the honest model — from what the
+    image's *other* votes say its truth is (the posterior with this vote's own factor divided
+    out; gold images by their truth). Predicting before learning carries Occam's razor: a random
+    or always-yes worker fails the honest model's early predictions and is called a spammer,
+    while a long-tail worker whose images have two votes each, about which the others say
+    little, stays at the population's honest share. (The Dirichlet-multinomial evidence of
+    *expected* counts, used before, read the smeared counts of uncertain images as random
+    answering: honest workers with a handful of votes, all right, came out as spammers and the
+    honest share slid to its floor.) The share is the mean responsibility (the empirical-Bayes
+    fixed point of the mixture weight).
     """
+    n_labels = matrix.n_labels
     answers = counts.sum(axis=1)  # workers × given
     population_answers = answers.sum(axis=0) + 1.0
     spam_alpha = strength * population_answers / population_answers.sum()
-    # The evidence compares like with like: each honest row as strong as the spammer's one row
-    # (rows split by class share would be so diffuse that Occam's razor alone made every
-    # worker seen a few times a spammer, and the honest share collapse).
-    row_mean = prior_rows / prior_rows.sum(axis=-1, keepdims=True)
-    prior_rows = strength * row_mean
     spam_rows = (answers + spam_alpha) / (answers.sum(axis=1, keepdims=True) + spam_alpha.sum())
-    honest_evidence = (
-        gammaln(prior_rows.sum(axis=-1)) - gammaln((prior_rows + counts).sum(axis=-1))
-    ).sum(axis=-1) + (gammaln(prior_rows + counts) - gammaln(prior_rows)).sum(axis=(1, 2))
-    spam_evidence = (
-        gammaln(spam_alpha.sum())
-        - gammaln(spam_alpha.sum() + answers.sum(axis=1))
-        + (gammaln(spam_alpha + answers) - gammaln(spam_alpha)).sum(axis=1)
+    # Each honest row as strong as the spammer's one row (rows split by class share would be so
+    # diffuse that Occam's razor alone made every worker seen a few times a spammer).
+    honest_prior = strength * prior_rows / prior_rows.sum(axis=-1, keepdims=True)
+
+    order = np.argsort(matrix.worker_index, kind="stable")
+    workers, given = matrix.worker_index[order], matrix.label_index[order]
+    items = matrix.item_index[order]
+    truth = posterior[items]  # votes × true (what this vote counts for once it is "past")
+    others = truth
+    if previous_confusion is not None:
+        others = truth / np.maximum(previous_confusion[workers, :, given], 1e-300)
+        others /= np.maximum(others.sum(axis=1, keepdims=True), 1e-300)
+    one_hot = np.zeros((workers.size, n_labels))
+    one_hot[np.arange(workers.size), given] = 1.0
+    soft = truth[:, :, None] * one_hot[:, None, :]  # votes × true × given
+    starts = np.r_[0, np.flatnonzero(np.diff(workers)) + 1]
+    group_start = np.repeat(starts, np.diff(np.r_[starts, workers.size]))
+    past = _exclusive_group_cumsum(soft, group_start)
+    past_answers = _exclusive_group_cumsum(one_hot, group_start)
+
+    rows = honest_prior[workers] + past  # votes × true × given
+    predicted = rows[np.arange(workers.size), :, given] / rows.sum(axis=-1)
+    honest_vote = (others * predicted).sum(axis=1)
+    spam_vote = (spam_alpha[given] + past_answers[np.arange(workers.size), given]) / (
+        spam_alpha.sum() + past_answers.sum(axis=1)
     )
+    log_ratio = np.log(np.maximum(honest_vote, 1e-300)) - np.log(spam_vote)
+    evidence = np.bincount(workers, weights=log_ratio, minlength=matrix.n_workers)
     low, high = HONEST_SHARE_BOUNDS
     share = float(np.clip(honest_share, low, high))
-    honest = expit(np.log(share / (1 - share)) + honest_evidence - spam_evidence)
+    honest = expit(np.log(share / (1 - share)) + evidence)
     new_share = float(np.clip(honest.mean(), low, high)) if honest.size else share
-    mixed = honest[:, None, None] * honest_confusion + (1 - honest[:, None, None]) * spam_rows[
-        :, None, :
-    ]
+    mixed = (
+        honest[:, None, None] * honest_confusion
+        + (1 - honest[:, None, None]) * spam_rows[:, None, :]
+    )
     return honest, new_share, mixed, spam_rows
+
+
+def _exclusive_group_cumsum(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
+    """For rows sorted by group: the sum of the *earlier* rows of the same group."""
+    total = np.cumsum(values, axis=0)
+    before_group = np.concatenate([np.zeros((1, *values.shape[1:])), total])[group_start]
+    return total - values - before_group
 
 
 def item_correlation(matrix: VoteMatrix, posterior: np.ndarray, confusion: np.ndarray) -> float:

@@ -63,9 +63,47 @@ def test_spammer_mixture_finds_the_spammers_and_their_share():
     matrix, _ = _crowd(n_items=600, votes_per_item=8, accuracy=accuracy, seed=1)
     estimate = fit_model(matrix)
     assert estimate.honest is not None
-    assert estimate.honest[:30].mean() > 0.9
-    assert estimate.honest[30:].mean() < 0.3
+    assert estimate.honest[:30].min() > 0.9
+    # 120 answers at chance: the honest model (own confusion under the population prior) could
+    # still explain them, so the evidence is a few nats, not certainty.
+    assert estimate.honest[30:].max() < 0.6
+    assert estimate.honest[30:].mean() < 0.45
     assert 0.6 < estimate.honest_share < 0.9
+
+
+def test_sparse_votes_do_not_make_honest_long_tail_workers_spammers():
+    """Two votes per image from a crowd with a long tail (most workers answer a handful): the
+    other vote on an image says little, so an honest worker's few answers cannot look random.
+    The Dirichlet-multinomial evidence of expected counts called most of them spammers here
+    (median responsibility 0.1, honest share at its floor of 0.5)."""
+    rng = np.random.default_rng(3)
+    n_items, n_workers = 3000, 600
+    activity = rng.lognormal(0.0, 1.5, n_workers)
+    activity /= activity.sum()
+    spammer = np.zeros(n_workers, dtype=bool)
+    spammer[rng.permutation(n_workers)[:60]] = True
+    truth = (rng.random(n_items) < 0.2).astype(np.int64)
+    workers = np.array([rng.choice(n_workers, 2, replace=False, p=activity) for _ in truth])
+    right = rng.random(workers.shape) < 0.95
+    labels = np.where(right, truth[:, None], 1 - truth[:, None])
+    labels = np.where(spammer[workers], rng.integers(0, 2, workers.shape), labels)
+    matrix = VoteMatrix(
+        items=tuple(range(n_items)),
+        workers=tuple(range(n_workers)),
+        labels=(0, 1),
+        item_index=np.repeat(np.arange(n_items), 2),
+        worker_index=workers.ravel(),
+        label_index=labels.ravel(),
+    )
+    estimate = fit_model(matrix)
+    answered = np.bincount(matrix.worker_index, minlength=n_workers)
+    few = ~spammer & (answered >= 3) & (answered <= 10)
+    assert few.sum() > 50
+    assert np.median(estimate.honest[few]) > 0.8
+    assert (estimate.honest[few] < 0.5).mean() < 0.05
+    assert estimate.honest_share > 0.75
+    busy = answered >= 20
+    assert estimate.honest[spammer & busy].mean() < estimate.honest[~spammer & busy].mean()
 
 
 def test_image_difficulty_is_measured_and_zero_without_it():
