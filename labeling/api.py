@@ -19,10 +19,15 @@ from config.throttling import ScopedRateThrottle
 
 from .hits.scheduler import assignment_release, hit_next_for_worker
 from .hits.selectors import hit_payload, worker_stats
-from .hits.submission import AssignmentNotFound, SubmissionError, assignment_submit
+from .hits.submission import (
+    AssignmentNotFound,
+    NotALabeler,
+    SubmissionError,
+    assignment_submit,
+)
 from .invites import DEFAULT_INVITE_DAYS, MAX_INVITE_DAYS, invite_create, invite_resolve
 from .models import Assignment, LeasedAssignment, Project
-from .permissions import IsAnnotatorOrStaff, IsStaff, can_label
+from .permissions import IsAnnotatorOrStaff, IsStaff, can_label, label_access
 from .projects import PROJECT_SETTINGS, project_can_edit, project_create, project_update
 from .selection import PRESET_NAMES
 
@@ -37,9 +42,14 @@ def assignment_project_check(
     through this API: a panel participant's or MTurk worker's HIT goes through their crowd's
     flow, never here. (Someone else's assignment is left to the service, which answers 404.)"""
     assignment = (
-        model.objects.select_related("project").filter(pk=assignment_id, worker=user).first()
+        model.objects.select_related("project")
+        .annotate(**label_access(user, project="project_id"))
+        .filter(pk=assignment_id, worker=user)
+        .first()
     )
-    if assignment is not None and not can_label(user, assignment.project):
+    if assignment is not None and not can_label(
+        user, assignment.project, access=(assignment.label_owner, assignment.label_member)
+    ):
         raise PermissionDenied("you are not an annotator of this project")
 
 
@@ -108,8 +118,10 @@ class HitNextApi(WorkerApi):
         responses={200: HitSerializer, 204: OpenApiResponse(description="No work left")},
     )
     def post(self, request, slug: str):
-        project = get_object_or_404(Project, slug=slug, active=True)
-        if not can_label(request.user, project):
+        project = get_object_or_404(
+            Project.objects.annotate(**label_access(request.user)), slug=slug, active=True
+        )
+        if not can_label(request.user, project, access=(project.label_owner, project.label_member)):
             raise PermissionDenied("you are not an annotator of this project")
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -145,13 +157,21 @@ class AssignmentSubmitApi(WorkerApi):
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request, assignment_id: int):
-        assignment_project_check(Assignment, request.user, assignment_id)
         data = self.InputSerializer(data=request.data)
-        data.is_valid(raise_exception=True)
+        if not data.is_valid():
+            # The project is checked before the body, as on every worker request.
+            assignment_project_check(Assignment, request.user, assignment_id)
+            raise ApiValidationError(data.errors)
         try:
+            # The project check is made by the statement that locks the assignment.
             result = assignment_submit(
-                assignment_id=assignment_id, worker=request.user, **data.validated_data
+                assignment_id=assignment_id,
+                worker=request.user,
+                labeler_check=True,
+                **data.validated_data,
             )
+        except NotALabeler as error:
+            raise PermissionDenied(error.message) from None
         except SubmissionError as error:
             return submission_refusal(error)
         return Response(self.OutputSerializer(result.as_dict()).data)

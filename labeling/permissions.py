@@ -18,23 +18,39 @@ from .models import Project, ProjectMember
 from .roles import is_annotator
 
 
-def can_label(user, project: Project) -> bool:
+def label_access(user, *, project: str = "pk") -> dict[str, Exists]:
+    """Annotations that let the query reading a project (or a row with a ``project`` key:
+    ``project="project_id"``) also answer ``can_label``'s owner and member question for
+    ``user``; pass the row's ``label_owner`` and ``label_member`` to ``can_label(access=…)``.
+    One statement instead of two on every worker API request."""
+    return {
+        "label_owner": Exists(
+            Project.owners.through.objects.filter(project_id=OuterRef(project), user=user)
+        ),
+        "label_member": Exists(
+            ProjectMember.objects.filter(project_id=OuterRef(project), user=user)
+        ),
+    }
+
+
+def can_label(user, project: Project, *, access: tuple[bool, bool] | None = None) -> bool:
     """May ``user`` take HITs of ``project`` through /label/ and the worker API? (Whether the
     project is still active is the caller's question: a closed project's refusal has its own
-    words.)"""
+    words.) ``access``: (owner, member) of this user and project, when the caller read them with
+    the project (``label_access``)."""
     if not (user.is_authenticated and user.is_active):
         return False
     if user.is_superuser:
         return True
-    # Owner and member in one query: this runs on every worker API request.
-    owners = Project.owners.through.objects.filter(project_id=OuterRef("pk"), user=user)
-    members = ProjectMember.objects.filter(project_id=OuterRef("pk"), user=user)
-    owner, member = (
-        Project.objects.filter(pk=project.pk)
-        .annotate(owner=Exists(owners), member=Exists(members))
-        .values_list("owner", "member")
-        .first()
-    ) or (False, False)
+    if access is None:
+        # Owner and member in one query: this runs on every worker API request.
+        access = (
+            Project.objects.filter(pk=project.pk)
+            .annotate(**label_access(user))
+            .values_list("label_owner", "label_member")
+            .first()
+        ) or (False, False)
+    owner, member = access
     if owner:
         return True
     return is_annotator(user) and (project.open_to_all_annotators or member)

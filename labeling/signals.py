@@ -34,14 +34,18 @@ def synset_votes_changed_send(project_synset_id: int) -> None:
             )  # fmt: skip
 
 
-def synset_votes_changed_on_commit(*, project_id: int, synset_id: str) -> None:
-    """Announce, once the current transaction commits, that a synset's counted votes changed."""
+def synset_votes_changed_on_commit(
+    *, project_id: int, synset_id: str, project_synset_id: int | None = None
+) -> None:
+    """Announce, once the current transaction commits, that a synset's counted votes changed.
+    ``project_synset_id``: the synset's row in the project, when the caller has read it."""
     from .models import ProjectSynset
 
-    project_synset_id = (
-        ProjectSynset.objects.filter(project_id=project_id, synset_id=synset_id)
-        .values_list("pk", flat=True)
-        .first()
-    )
+    if project_synset_id is None:
+        project_synset_id = (
+            ProjectSynset.objects.filter(project_id=project_id, synset_id=synset_id)
+            .values_list("pk", flat=True)
+            .first()
+        )
     if project_synset_id is not None:
         transaction.on_commit(partial(synset_votes_changed_send, project_synset_id))

@@ -74,13 +74,15 @@ def answers_split(
     return selected_set, unselected_set
 
 
-def votes_store(
-    *, assignment: Assignment, labels: dict[int, bool], status: str
-) -> None:
+def votes_store(*, assignment: Assignment, labels: dict[int, bool], status: str) -> None:
     """One vote per image of the HIT. The scheduler never shows an image twice to a worker; the
-    unique (item, worker) constraint is the database's last word on it."""
+    unique (item, worker) constraint is the database's last word on it.
+
+    A refusal (``InvalidItems``) leaves the transaction unusable until the caller's atomic block
+    rolls back, which every caller's does as the error passes through it: no savepoint (two
+    round trips on every submission) is set for a rollback nobody continues after."""
     try:
-        with transaction.atomic():
+        with transaction.atomic(savepoint=False):
             Vote.objects.bulk_create(
                 [
                     Vote(
@@ -106,9 +108,7 @@ def leases_return(item_ids: Iterable[int]) -> None:
         Item.objects.filter(pk__in=ids).update(active_leases=Greatest(F("active_leases") - 1, 0))
 
 
-def _counters_add(
-    *, ids: set[int], yes_ids: set[int], needing: set[int], leased: set[int]
-) -> None:
+def _counters_add(*, ids: set[int], yes_ids: set[int], needing: set[int], leased: set[int]) -> None:
     """One UPDATE for a HIT's images ``ids`` (locked): a yes on ``yes_ids`` and a no on the rest,
     one vote less needed on ``needing``, one lease returned on ``leased`` (all subsets of ids)."""
     if not ids:
@@ -154,6 +154,7 @@ def votes_count(
     counted: bool,
     lease_held: bool,
     duration_ms: int,
+    project_synset_id: int | None = None,
 ) -> VotesCounted:
     """Count a HIT's stored votes: counters, leases, gold score, flags, recompute.
 
@@ -166,7 +167,8 @@ def votes_count(
     against ``votes_needed``: nothing is clamped, and ``extra_votes`` says how many.
     ``lease_held`` says whether the assignment still holds its images' leases: only then are
     they given back — lease expiry or a release already returned them otherwise, and returning
-    them twice would let the scheduler over-collect votes elsewhere.
+    them twice would let the scheduler over-collect votes elsewhere. ``project_synset_id``:
+    the synset's row in the project when the caller read it already (else it is looked up).
     """
     labeled_ids = set(labels) - gold_ids
     extra = 0
@@ -198,7 +200,9 @@ def votes_count(
         profile=profile, project=project, correct=gold_correct, total=len(gold_ids),
         also_save=("flags",),
     )  # fmt: skip
-    synset_votes_changed_on_commit(project_id=project.pk, synset_id=assignment.synset_id)
+    synset_votes_changed_on_commit(
+        project_id=project.pk, synset_id=assignment.synset_id, project_synset_id=project_synset_id
+    )
     return VotesCounted(
         gold_correct=gold_correct,
         gold_total=len(gold_ids),

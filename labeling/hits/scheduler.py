@@ -10,7 +10,8 @@ What a request costs does not grow with the project (issue 16): the open work is
 index (``item_open_work``: per synset, only images that can take one more lease, in hand-out
 order) and W's seen set is an index on (worker, item), so a new HIT reads the HIT's images plus
 the few open ones W has already seen, never the project's items nor W's whole history. The
-scheduler's part of a request is eight queries whatever the HIT's size.
+scheduler's part of a request is seven statements whatever the HIT's size, and a new HIT comes
+back with its grid (``Assignment.grid_rows``) so that showing it reads nothing more.
 """
 
 from __future__ import annotations
@@ -108,19 +109,19 @@ UPDATE labeling_item AS leased
    SET active_leases = leased.active_leases + 1
  WHERE leased.id = ANY(ARRAY({candidates}
            FOR NO KEY UPDATE OF item SKIP LOCKED))
-RETURNING leased.id
+RETURNING leased.id, leased.candidate_id
 """  # noqa: S608 - only this module's constants; values are parameters
     else:
         lease = f"""
 UPDATE labeling_item
    SET active_leases = active_leases + 1
  WHERE id IN ({candidates})
-RETURNING id
+RETURNING id, candidate_id
 """  # noqa: S608 - only this module's constants; values are parameters
     # Up to ``limit`` gold images of the synset W has never been shown, at random
     # (``item_gold_by_synset``).
     gold = f"""
-SELECT gold.id
+SELECT gold.id, gold.candidate_id
   FROM labeling_item AS gold
  WHERE gold.project_id = %(project)s AND gold.synset_id = %(synset)s AND gold.is_gold
    AND {unseen["gold"]}
@@ -225,9 +226,10 @@ def hit_next_for_worker(
 
 def _items_lease(
     *, project: Project, worker: AbstractBaseUser, synset_id: str, limit: int
-) -> list[int]:
+) -> dict[int, int]:
     """Lock and lease up to ``limit`` open images of one synset for ``worker`` (one statement;
-    see ``_statements``). Call inside the scheduler's transaction."""
+    see ``_statements``); returns their candidate ids by image key, in key order. Call inside
+    the scheduler's transaction."""
     rows = _rows(
         "lease",
         {
@@ -238,22 +240,23 @@ def _items_lease(
             "limit": limit,
         },
     )
-    return sorted(pk for (pk,) in rows)
+    return dict(sorted(rows))
 
 
 def _assignment_create(
-    *, project: Project, worker: AbstractBaseUser, synset_id: str, item_ids: list[int]
+    *, project: Project, worker: AbstractBaseUser, synset_id: str, item_ids: dict[int, int]
 ) -> Assignment:
-    """Record the HIT for ``item_ids`` (leased by the caller) and add gold images. Call inside
-    the scheduler's transaction."""
-    gold_ids: list[int] = []
+    """Record the HIT for the images leased by the caller (``item_ids``: each image's key with
+    its candidate's, as ``_items_lease`` returns them) and add gold images. The assignment
+    carries its grid in ``grid_rows``: (image key, candidate key) in grid order, for
+    ``hit_payload``. Call inside the scheduler's transaction."""
+    gold: dict[int, int] = {}
     if project.gold_per_hit:
         # "Never shown twice" covers gold: an image in any assignment of this worker (the HIT on
         # screen, the prefetched one, submitted or abandoned ones) is not handed out again. When
         # the synset's gold runs out for this worker the HIT carries fewer gold images, or none.
-        gold_ids = [
-            pk
-            for (pk,) in _rows(
+        gold = dict(
+            _rows(
                 "gold",
                 {
                     "project": project.pk,
@@ -262,7 +265,7 @@ def _assignment_create(
                     "limit": project.gold_per_hit,
                 },
             )
-        ]
+        )
     assignment = Assignment.objects.create(
         project=project,
         worker=worker,
@@ -270,14 +273,20 @@ def _assignment_create(
         lease_expires_at=timezone.now() + timedelta(seconds=project.lease_seconds),
     )
     # Gold images take random places so a worker cannot tell them apart.
-    entries = [(pk, False) for pk in item_ids] + [(pk, True) for pk in gold_ids]
+    entries = [(pk, False) for pk in item_ids] + [(pk, True) for pk in gold]
     random.SystemRandom().shuffle(entries)
+    candidates = {**item_ids, **gold}
+    assignment.grid_rows = [(pk, candidates[pk]) for pk, _ in entries]
     AssignmentItem.objects.bulk_create(
         [
             AssignmentItem(
-                assignment=assignment, worker=worker, item_id=pk, position=position, is_gold=gold
-            )
-            for position, (pk, gold) in enumerate(entries)
+                assignment=assignment,
+                worker=worker,
+                item_id=pk,
+                position=position,
+                is_gold=is_gold,
+            )  # fmt: skip
+            for position, (pk, is_gold) in enumerate(entries)
         ]
     )
     return assignment

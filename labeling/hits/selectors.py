@@ -4,12 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.cache import cache
-from django.db.models import Count, Q, Sum
+from django.db.models import Aggregate, Count, F, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 
-from labeling.models import Assignment, AssignmentItem, Project, Vote, WorkerProfile
+from labeling.models import (
+    Assignment,
+    AssignmentItem,
+    Project,
+    Vote,
+    gold_accuracy_smoothed,
+)
 from synsets.models import Synset
 from synsets.selectors import synset_parents
 
@@ -81,11 +89,15 @@ def _labeling_image_urls_maker() -> Callable[[int], tuple[str, str]]:
 
 
 def hit_payload(*, assignment: Assignment) -> dict:
-    """Everything the annotators' grid needs for one assignment, in three queries whatever its
-    size."""
-    rows = AssignmentItem.objects.filter(assignment=assignment).order_by("position").values_list(
-        "item_id", "item__candidate_id"
-    )
+    """Everything the annotators' grid needs for one assignment: one query whatever its size,
+    none for a HIT the scheduler has just made (it comes with its ``grid_rows``)."""
+    rows = getattr(assignment, "grid_rows", None)
+    if rows is None:
+        rows = (
+            AssignmentItem.objects.filter(assignment=assignment)
+            .order_by("position")
+            .values_list("item_id", "item__candidate_id")
+        )
     return hit_card(
         card_id=assignment.pk,
         synset_id=assignment.synset_id,
@@ -98,24 +110,51 @@ def hit_payload(*, assignment: Assignment) -> dict:
     )
 
 
+def _per_worker(queryset: QuerySet, **aggregate: Aggregate) -> Coalesce:
+    """One aggregate of ``queryset`` (rows of the outer query's worker) as a scalar subquery."""
+    ((name, expression),) = aggregate.items()
+    grouped = queryset.order_by().values("worker").annotate(**aggregate).values(name)
+    return Coalesce(Subquery(grouped), 0)
+
+
 def worker_stats(*, worker: AbstractBaseUser, project: Project | None = None) -> dict:
-    """HITs submitted, votes given, smoothed gold accuracy and earnings of one worker."""
-    assignments = Assignment.objects.filter(worker=worker, status=Assignment.Status.SUBMITTED)
-    votes = Vote.objects.filter(worker=worker)
+    """HITs submitted, votes given, smoothed gold accuracy and earnings of one worker, in one
+    statement (the annotator's page asks for them after every HIT)."""
+    assignments = Assignment.objects.filter(
+        worker=OuterRef("pk"), status=Assignment.Status.SUBMITTED
+    )
+    votes = Vote.objects.filter(worker=OuterRef("pk"))
     if project is not None:
         assignments = assignments.filter(project=project)
         votes = votes.filter(item__project=project)
-    totals = assignments.aggregate(hits=Count("pk"), cents=Sum("reward_cents"))
-    vote_counts = votes.aggregate(
-        total=Count("pk"), counted=Count("pk", filter=Q(status=Vote.Status.CONFIRMED))
-    )
-    profile = WorkerProfile.objects.filter(user=worker).first()
+    row = (
+        get_user_model()
+        .objects.filter(pk=worker.pk)
+        .values(
+            hits=_per_worker(assignments, n=Count("pk")),
+            cents=_per_worker(assignments, n=Sum("reward_cents")),
+            votes_total=_per_worker(votes, n=Count("pk")),
+            votes_confirmed=_per_worker(
+                votes, n=Count("pk", filter=Q(status=Vote.Status.CONFIRMED))
+            ),
+            # The profile is joined (LEFT JOIN): a worker without one yet has no gold record.
+            profile_gold_correct=F("worker_profile__gold_correct"),
+            profile_gold_total=F("worker_profile__gold_total"),
+            profile_blocked=F("worker_profile__blocked"),
+        )
+        .first()
+    ) or {}
+    gold_total = row.get("profile_gold_total") or 0
     return {
-        "hits_submitted": totals["hits"] or 0,
-        "votes": vote_counts["total"] or 0,
-        "votes_counted": vote_counts["counted"] or 0,
-        "gold_answers": profile.gold_total if profile else 0,
-        "gold_accuracy": profile.gold_accuracy if profile and profile.gold_total else None,
-        "earnings_cents": totals["cents"] or 0,
-        "blocked": bool(profile and profile.blocked),
+        "hits_submitted": row.get("hits", 0),
+        "votes": row.get("votes_total", 0),
+        "votes_counted": row.get("votes_confirmed", 0),
+        "gold_answers": gold_total,
+        "gold_accuracy": (
+            gold_accuracy_smoothed(correct=row["profile_gold_correct"], total=gold_total)
+            if gold_total
+            else None
+        ),
+        "earnings_cents": row.get("cents", 0),
+        "blocked": bool(row.get("profile_blocked")),
     }

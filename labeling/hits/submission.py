@@ -8,11 +8,13 @@ from dataclasses import asdict, dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from labeling.leases import assignment_submitted
-from labeling.locks import assignment_lock, items_lock, worker_profile_lock
-from labeling.models import Assignment, AssignmentItem, Item, Vote
+from labeling.locks import assignment_items_lock, assignment_lock, worker_profile_lock
+from labeling.models import Assignment, Item, ProjectSynset, Vote
+from labeling.permissions import can_label, label_access
 from labeling.votes import (  # noqa: F401 (the errors are this module's API too)
     AlreadySubmittedDifferently,
     AssignmentNotFound,
@@ -26,6 +28,12 @@ from labeling.votes import (  # noqa: F401 (the errors are this module's API too
     votes_count,
     votes_store,
 )
+
+
+class NotALabeler(SubmissionError):
+    """The worker may no longer label the assignment's project (``permissions.can_label``)."""
+
+    code = "not_a_labeler"
 
 
 @dataclass(frozen=True)
@@ -51,19 +59,40 @@ def assignment_submit(
     selected: list[int],
     unselected: list[int],
     duration_ms: int,
+    labeler_check: bool = False,
 ) -> SubmitResult:
     """Record the worker's answers for every image of an assignment.
+
+    ``labeler_check``: refuse (``NotALabeler``) unless the worker may label the assignment's
+    project, asked in the statement that locks the assignment (the worker API's check).
 
     Idempotent: a re-post of a submitted assignment returns the stored result and adds nothing
     (a re-post with different answers is refused). ``selected`` and ``unselected`` must together
     be exactly the assignment's images. A lease that expired is still accepted while any of its
     images needs votes, since the worker's effort is real; otherwise it is refused.
     """
-    assignment = assignment_lock(
-        Assignment.objects.select_related("project").filter(pk=assignment_id, worker=worker)
+    assignments = (
+        Assignment.objects.select_related("project")
+        .filter(pk=assignment_id, worker=worker)
+        # The synset's consensus row, named in the recompute announced after the commit: read
+        # here rather than by a statement of its own.
+        .annotate(
+            project_synset_id=Subquery(
+                ProjectSynset.objects.filter(
+                    project_id=OuterRef("project_id"), synset_id=OuterRef("synset_id")
+                ).values("pk")[:1]
+            )
+        )
     )
+    if labeler_check:
+        assignments = assignments.annotate(**label_access(worker, project="project_id"))
+    assignment = assignment_lock(assignments)
     if assignment is None:
         raise AssignmentNotFound("no such assignment for this worker")
+    if labeler_check and not can_label(
+        worker, assignment.project, access=(assignment.label_owner, assignment.label_member)
+    ):
+        raise NotALabeler("you are not an annotator of this project")
     answers = answers_key(selected=selected, unselected=unselected)
     if assignment.status == Assignment.Status.SUBMITTED:
         stored = assignment.result or {}
@@ -73,18 +102,17 @@ def assignment_submit(
     if not assignment.project.active:
         raise ProjectClosed("this project was closed; its images take no more votes")
 
-    entries = dict(
-        AssignmentItem.objects.filter(assignment=assignment).values_list("item_id", "is_gold")
-    )
-    selected_set, _ = answers_split(item_ids=set(entries), selected=selected, unselected=unselected)
-
     project = assignment.project
     now = timezone.now()
     expired = assignment.status == Assignment.Status.EXPIRED or assignment.lease_expires_at <= now
     profile = worker_profile_lock(worker=worker)
-    items = items_lock(
-        entries, fields=("pk", "is_gold", "gold_label", "votes_needed", "state", "synset_id")
+    # The HIT's images, locked, with their places in it (one statement). The answers are
+    # checked against them only now: a refused split rolls the locks back with the rest.
+    items = assignment_items_lock(
+        assignment.pk, fields=("pk", "is_gold", "gold_label", "votes_needed", "state", "synset_id")
     )
+    entries = {pk: item.placed_gold for pk, item in items.items()}
+    selected_set, _ = answers_split(item_ids=set(entries), selected=selected, unselected=unselected)
     gold_ids = gold_ids_of(entries=entries, items=items)
     if expired and not any(
         items[pk].votes_needed > 0 and items[pk].state == Item.State.PENDING
@@ -112,6 +140,7 @@ def assignment_submit(
         # Leases still held (not released by leases_expire or a release) are returned now.
         lease_held=assignment.status == Assignment.Status.LEASED,
         duration_ms=duration_ms,
+        project_synset_id=assignment.project_synset_id,
     )
 
     result = SubmitResult(
