@@ -250,6 +250,7 @@ def _fit_once(
     log_likelihood = -np.inf
     iterations = 0
     alpha = beta = confusion = None
+    walk: _AnswerOrder | None = None
     for iterations in range(1, max_iter + 1):  # noqa: B007 — the count is reported
         previous_confusion = confusion
         counts = confusion_counts(matrix, posterior)
@@ -276,16 +277,12 @@ def _fit_once(
         else:
             confusion = alpha / alpha.sum(axis=-1, keepdims=True)
             if priors.spammer_mixture:
+                if walk is None:
+                    walk = _answer_order(matrix, priors.worker_strength)
                 honest, honest_share, mixed, spam_rows = _spammer_mixture(
-                    matrix,
-                    posterior,
-                    previous_confusion,
-                    counts,
-                    prior_rows,
-                    confusion,
-                    honest_share,
-                    priors.worker_strength,
-                )
+                    walk, matrix.n_workers, posterior, previous_confusion, counts, prior_rows,
+                    confusion, honest_share, priors.worker_strength,
+                )  # fmt: skip
                 # A worker with a cross-synset prior already brings their record (spammer or
                 # not) from the other synsets: the mixture applies to the others.
                 honest = np.where(has_own_prior, 1.0, honest)
@@ -341,8 +338,56 @@ def _normalise_log(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
     return weights / totals, float((np.log(totals) + top).sum())
 
 
+@dataclass(frozen=True)
+class _AnswerOrder:
+    """Each worker's votes in one fixed order (grouped by the answer given), fixed for a fit:
+    the prequential evidence of the spammer/honest mixture walks it."""
+
+    order: np.ndarray  # vote positions, sorted by (worker, answer, position)
+    workers: np.ndarray
+    given: np.ndarray
+    items: np.ndarray
+    worker_start: np.ndarray  # per sorted vote: where its worker's run starts
+    answer_start: np.ndarray  # per sorted vote: where its (worker, answer) run starts
+    spam_vote: np.ndarray  # prequential probability of each answer under the spammer model
+
+
+def _answer_order(matrix: VoteMatrix, strength: float) -> _AnswerOrder:
+    workers, given = matrix.worker_index, matrix.label_index
+    order = np.lexsort((np.arange(workers.size), given, workers))
+    workers, given = workers[order], given[order]
+    worker_start = _run_starts(workers)
+    answer_start = _run_starts(workers * matrix.n_labels + given)
+    # The spammer's answer distribution does not depend on the truth: its prequential
+    # probabilities are fixed by the answers alone.
+    answers = np.bincount(given, minlength=matrix.n_labels).astype(float) + 1.0
+    spam_alpha = strength * answers / answers.sum()
+    position = np.arange(workers.size)
+    spam_vote = (spam_alpha[given] + position - answer_start) / (
+        spam_alpha.sum() + position - worker_start
+    )
+    return _AnswerOrder(
+        order=order, workers=workers, given=given, items=matrix.item_index[order],
+        worker_start=worker_start, answer_start=answer_start, spam_vote=spam_vote,
+    )  # fmt: skip
+
+
+def _run_starts(keys: np.ndarray) -> np.ndarray:
+    """For sorted keys: the index where each element's run of equal keys starts."""
+    starts = np.r_[0, np.flatnonzero(np.diff(keys)) + 1]
+    return np.repeat(starts, np.diff(np.r_[starts, keys.size]))
+
+
+def _exclusive_run_cumsum(values: np.ndarray, run_start: np.ndarray) -> np.ndarray:
+    """For rows sorted into runs: the sum of the *earlier* rows of the same run."""
+    total = np.cumsum(values, axis=0)
+    padded = np.concatenate([np.zeros((1, *values.shape[1:])), total])
+    return total - values - padded[run_start]
+
+
 def _spammer_mixture(
-    matrix: VoteMatrix,
+    walk: _AnswerOrder,
+    n_workers: int,
     posterior: np.ndarray,
     previous_confusion: np.ndarray | None,
     counts: np.ndarray,
@@ -368,7 +413,6 @@ def _spammer_mixture(
     honest share slid to its floor.) The share is the mean responsibility (the empirical-Bayes
     fixed point of the mixture weight).
     """
-    n_labels = matrix.n_labels
     answers = counts.sum(axis=1)  # workers × given
     population_answers = answers.sum(axis=0) + 1.0
     spam_alpha = strength * population_answers / population_answers.sum()
@@ -377,30 +421,18 @@ def _spammer_mixture(
     # diffuse that Occam's razor alone made every worker seen a few times a spammer).
     honest_prior = strength * prior_rows / prior_rows.sum(axis=-1, keepdims=True)
 
-    order = np.argsort(matrix.worker_index, kind="stable")
-    workers, given = matrix.worker_index[order], matrix.label_index[order]
-    items = matrix.item_index[order]
-    truth = posterior[items]  # votes × true (what this vote counts for once it is "past")
+    workers, given = walk.workers, walk.given
+    truth = posterior[walk.items]  # votes × true: what a vote counts for once it is past
     others = truth
     if previous_confusion is not None:
         others = truth / np.maximum(previous_confusion[workers, :, given], 1e-300)
         others /= np.maximum(others.sum(axis=1, keepdims=True), 1e-300)
-    one_hot = np.zeros((workers.size, n_labels))
-    one_hot[np.arange(workers.size), given] = 1.0
-    soft = truth[:, :, None] * one_hot[:, None, :]  # votes × true × given
-    starts = np.r_[0, np.flatnonzero(np.diff(workers)) + 1]
-    group_start = np.repeat(starts, np.diff(np.r_[starts, workers.size]))
-    past = _exclusive_group_cumsum(soft, group_start)
-    past_answers = _exclusive_group_cumsum(one_hot, group_start)
-
-    rows = honest_prior[workers] + past  # votes × true × given
-    predicted = rows[np.arange(workers.size), :, given] / rows.sum(axis=-1)
+    same_answer = _exclusive_run_cumsum(truth, walk.answer_start)
+    any_answer = _exclusive_run_cumsum(truth, walk.worker_start)
+    predicted = (honest_prior[workers, :, given] + same_answer) / (strength + any_answer)
     honest_vote = (others * predicted).sum(axis=1)
-    spam_vote = (spam_alpha[given] + past_answers[np.arange(workers.size), given]) / (
-        spam_alpha.sum() + past_answers.sum(axis=1)
-    )
-    log_ratio = np.log(np.maximum(honest_vote, 1e-300)) - np.log(spam_vote)
-    evidence = np.bincount(workers, weights=log_ratio, minlength=matrix.n_workers)
+    log_ratio = np.log(np.maximum(honest_vote, 1e-300)) - np.log(walk.spam_vote)
+    evidence = np.bincount(workers, weights=log_ratio, minlength=n_workers)
     low, high = HONEST_SHARE_BOUNDS
     share = float(np.clip(honest_share, low, high))
     honest = expit(np.log(share / (1 - share)) + evidence)
@@ -410,13 +442,6 @@ def _spammer_mixture(
         + (1 - honest[:, None, None]) * spam_rows[:, None, :]
     )
     return honest, new_share, mixed, spam_rows
-
-
-def _exclusive_group_cumsum(values: np.ndarray, group_start: np.ndarray) -> np.ndarray:
-    """For rows sorted by group: the sum of the *earlier* rows of the same group."""
-    total = np.cumsum(values, axis=0)
-    before_group = np.concatenate([np.zeros((1, *values.shape[1:])), total])[group_start]
-    return total - values - before_group
 
 
 def item_correlation(matrix: VoteMatrix, posterior: np.ndarray, confusion: np.ndarray) -> float:
