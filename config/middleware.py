@@ -1,5 +1,6 @@
-"""Project-wide middleware: request ids for structured logs, and a clean 503 while the database
-is unreachable (a restarted PostgreSQL must not produce 500 pages or tracebacks)."""
+"""Project-wide middleware: request ids for structured logs, a 400 for query strings that carry a
+NUL character, and a clean 503 while the database is unreachable (a restarted PostgreSQL must
+not produce 500 pages or tracebacks)."""
 
 from __future__ import annotations
 
@@ -40,6 +41,26 @@ class RequestIdMiddleware:
             request_id_var.reset(token)
         response["X-Request-ID"] = request.id
         return response
+
+
+class NullCharacterMiddleware:
+    """Refuses a query string with a NUL character (``%00``) with 400. PostgreSQL cannot store or
+    compare text containing NUL, so such a parameter reaching a filter was a 500; no parameter of
+    ours ever needs one (forms and serializers refuse them in bodies already)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        if "%00" in request.META.get("QUERY_STRING", "") and any(
+            "\x00" in key or any("\x00" in value for value in values)
+            for key, values in request.GET.lists()
+        ):
+            message = "Query parameters must not contain NUL characters."
+            if request.path.startswith("/api/"):
+                return JsonResponse({"detail": message}, status=400)
+            return HttpResponse(message, status=400, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
 
 
 class DatabaseUnavailableMiddleware:

@@ -33,3 +33,13 @@ def test_request_id_is_echoed_or_generated(client):
     assert response["X-Request-ID"] == "abc12345-trace"
     generated = client.get("/healthz", HTTP_X_REQUEST_ID="<script>")["X-Request-ID"]
     assert generated != "<script>" and len(generated) == 32
+
+
+def test_a_nul_in_the_query_string_is_a_400_not_a_500(client):
+    # Found by the schema fuzzer: PostgreSQL refuses text with NUL, the search filter raised.
+    response = client.get("/api/synsets/?search=a%00b")
+    assert response.status_code == 400
+    assert response.json() == {"detail": "Query parameters must not contain NUL characters."}
+    assert client.get("/synsets/?q=%00").status_code == 400
+    assert client.get("/api/synsets/?search=%2500").status_code == 200  # a literal "%00"
+    assert client.get("/api/synsets/?search=cat").status_code == 200
