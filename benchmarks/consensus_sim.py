@@ -8,20 +8,25 @@ Assumptions of the simulated crowd (each a deliberate departure from the model's
 * Workers. Honest workers have a lasting skill, accuracy logit-normal with mean logit(0.96) and
   s.d. 0.8 on the logit scale: the spread as measured (on rte/temp/product, Dawid–Skene
   accuracies of workers with ≥ 20 votes have s.d. 0.13–0.23, logit s.d. 1.0–1.5, spammers
-  included). The level is ImageNet's rather than those sets' (whose votes are only 64–82% right
-  against their truth): with the kinds below and the image difficulty, the printed share of
-  right votes is ~0.79 on easy synsets, ~0.74 on medium and ~0.61 on hard ones.
-  Besides them: 8% sloppy (accuracy ≈ 0.6), 5% lazy (say "yes" 90% of the time whatever they
-  see), 5% random spammers, 3% adversarial (flip the answer), and a ring of 4% colluders who
-  give one shared, truth-independent answer per image.
-* Activity. Worker activity is log-normal (σ = 1.5): a long tail answers one or two HITs, a few
-  answer hundreds (the busiest ~4% of the votes). An image never gets two votes from a worker.
+  included). Besides them, 15% of the workers: 5% sloppy (accuracy ≈ 0.6), 3% lazy (say "yes"
+  90% of the time whatever they see), 3% random spammers, 2% adversarial (flip the answer),
+  and a ring of 2% colluders who give one shared, truth-independent answer per image.
+* Anchored on ImageNet's own crowd. Deng et al. 2009 Fig. 7 gives P(good | yes, no) measured on
+  AMT for "cat" (WordNet max depth 13) and "Burmese cat" (max depth 15). The crowd above
+  reproduces the "cat" column on synsets of no extra difficulty, and the "Burmese cat" column
+  when every worker's logit drops by 1.8 (the run prints both against the paper). A crowd with a
+  quarter of bad workers, as earlier versions of this file had, cannot reproduce "cat" at any
+  difficulty: its single "yes" is worth at most a likelihood ratio of ~6 where the paper
+  measured ~11.
 * Images. Each image has a difficulty (a normal shift, s.d. 0.5, of every worker's logit,
   shared by all of them: errors on an image are correlated). 8% of images are ambiguous
   look-alikes: honest workers are right on them at most 65% of the time, and wrong the same way.
-* Synsets. Difficulty follows the WordNet depth (deeper = subtler, Deng et al. 2009 Fig. 7):
-  depth 6–8 easy, 9–11 medium, 12–14 hard; each depth step below 6 lowers every worker's logit
-  by 0.3. 10–30% of the candidates are good.
+* Synsets. Difficulty follows the WordNet max depth (deeper = subtler, Deng et al. 2009 Fig. 7):
+  the logit drops by 0.9 per level below depth 13, from 0 at 13 ("cat") to 1.8 at 15 ("Burmese
+  cat"), and no further (the paper shows nothing deeper): easy = depth 8–13, medium = 14, hard =
+  15–18. The 1,000 ILSVRC-2012 synsets are 77% easy, 7.6% medium and 15.4% hard by this rule
+  (max depth in WordNet 3.0); the "imagenet-1k mix" rows weight the levels so. 10–30% of the
+  candidates are good.
 * Gold. HITs of 24 images hold 2 gold images, answered with the worker's same skill (and the
   gold image's own difficulty); modelled as a gold answer after a candidate vote w.p. 2/22.
 * Collection, as the recompute wiring does it: a seed of 50 candidates × 10 votes, then every
@@ -65,8 +70,19 @@ SEED_IMAGES, SEED_VOTES = 50, 10
 N_WORKERS = 600
 HIT_SIZE, GOLD_PER_HIT = 24, 2
 N_GOLD = 30
-LEVELS = {"easy": (6, 8), "medium": (9, 11), "hard": (12, 14)}
-KINDS = {"sloppy": 0.08, "lazy_yes": 0.05, "random": 0.05, "adversarial": 0.03, "colluder": 0.04}
+LEVELS = {"easy": (8, 13), "medium": (14, 14), "hard": (15, 18)}  # WordNet max depth
+IMAGENET_1K_MIX = {"easy": 0.77, "medium": 0.076, "hard": 0.154}  # ILSVRC-2012 synsets by level
+DEPTH_SHIFT, ANCHOR_DEPTH, MAX_SHIFT = 0.9, 13, 1.8  # logit drop per level below "cat"
+KINDS = {"sloppy": 0.05, "lazy_yes": 0.03, "random": 0.03, "adversarial": 0.02, "colluder": 0.02}
+# Deng et al. 2009 Fig. 7: P(good | yes, no) on AMT, for the validation printed by the run.
+FIG7 = {
+    "cat": {(1, 0): 0.85, (0, 1): 0.07, (1, 1): 0.46, (2, 0): 0.97, (0, 2): 0.02, (3, 0): 0.99,
+            (2, 1): 0.85},
+    "Burmese cat": {(1, 0): 0.69, (0, 1): 0.23, (1, 1): 0.49, (2, 0): 0.83, (0, 2): 0.12,
+                    (3, 0): 0.90, (2, 1): 0.68},
+}  # fmt: skip
+FIG7_DEPTH = {"cat": 13, "Burmese cat": 15}
+FIG7_GOOD_SHARE = 0.42  # the class share at which the simulated cells are compared
 
 
 @dataclass
@@ -121,12 +137,32 @@ def _answers(
     return answers
 
 
+def depth_shift(depth: int) -> float:
+    """How much a synset at this WordNet max depth lowers every worker's logit."""
+    return float(np.clip(DEPTH_SHIFT * (depth - ANCHOR_DEPTH), 0.0, MAX_SHIFT))
+
+
+def fig7_cells(rng: np.random.Generator, crowd: Crowd, depth: int, n_images: int = 20_000) -> dict:
+    """P(good | yes, no) of the first one to three votes on simulated images, as Fig. 7."""
+    good = rng.random(n_images) < FIG7_GOOD_SHARE
+    workers = np.stack(
+        [rng.choice(N_WORKERS, 3, replace=False, p=crowd.activity) for _ in range(n_images)]
+    )
+    answers = _answers(rng, crowd, good, workers, depth_shift(depth))
+    cells = {}
+    for k in (1, 2, 3):
+        yes = answers[:, :k].sum(axis=1)
+        for y in range(k + 1):
+            cells[(y, k - y)] = float(good[yes == y].mean())
+    return cells
+
+
 def make_synset(
     rng: np.random.Generator, crowd: Crowd, n_candidates: int, level: str, votes: int
 ) -> Synset:
     low, high = LEVELS[level]
     depth = rng.integers(low, high + 1)
-    shift = 0.3 * (depth - 6)
+    shift = depth_shift(depth)
     share = rng.uniform(0.1, 0.3)
     good = rng.random(n_candidates + N_GOLD) < share
     workers = np.empty((n_candidates, votes), dtype=np.int64)
@@ -304,6 +340,13 @@ def main() -> None:
         "share of right votes: "
         + ", ".join(f"{level} {np.mean(values):.3f}" for level, values in vote_accuracy.items())
     )
+    crowd = make_crowd(np.random.default_rng(1000))
+    for name, paper in FIG7.items():
+        simulated = fig7_cells(np.random.default_rng(1001), crowd, FIG7_DEPTH[name])
+        print(
+            f"Fig. 7 {name!r} (depth {FIG7_DEPTH[name]}), P(good | yes, no) paper / simulated: "
+            + ", ".join(f"{y}-{n} {p:.2f}/{simulated[(y, n)]:.2f}" for (y, n), p in paper.items())
+        )
     print("pooled over seeds; in brackets the min-max over the seeds")
     columns = ("method", "level", "precision", "recall", "votes/decided")
     print(f"{columns[0]:<15} {columns[1]:<7} {columns[2]:>24} {columns[3]:>22} {columns[4]:>22}")
@@ -317,6 +360,20 @@ def main() -> None:
                 f"{outcome.recall:>6.3f} [{low[1]:.3f}-{high[1]:.3f}] "
                 f"{outcome.votes_per_decided:>6.2f} [{low[2]:.2f}-{high[2]:.2f}]"
             )
+    shares = ", ".join(f"{level} {share:.1%}" for level, share in IMAGENET_1K_MIX.items())
+    print(f"imagenet-1k mix: levels weighted as the ILSVRC-2012 synsets ({shares})")
+    for name in names:
+        mixed = [totals[(name, level)] for level in LEVELS]
+        weights = [IMAGENET_1K_MIX[level] for level in LEVELS]
+        accepted = sum(w * o.accepted for w, o in zip(weights, mixed, strict=True))
+        right = sum(w * o.true_accepted for w, o in zip(weights, mixed, strict=True))
+        good = sum(w * o.good for w, o in zip(weights, mixed, strict=True))
+        votes = sum(w * o.votes for w, o in zip(weights, mixed, strict=True))
+        decided = sum(w * o.decided for w, o in zip(weights, mixed, strict=True))
+        print(
+            f"{name:<15} {'mix':<7} {right / max(accepted, 1e-9):>8.4f} {'':>15} "
+            f"{right / max(good, 1e-9):>6.3f} {'':>13} {votes / max(decided, 1e-9):>6.2f}"
+        )
 
 
 if __name__ == "__main__":
