@@ -12,7 +12,7 @@ import pytest
 
 from candidates.collection import GlobalHashIndex, SynsetState
 from candidates.models import Candidate
-from candidates.storage import blob_store, blobs_store, original_name
+from candidates.storage import blob_store, blobs_store, original_name, thumbnail_name
 from tests.factories import CandidateFactory, SynsetFactory
 
 pytestmark = pytest.mark.django_db
@@ -118,3 +118,16 @@ def test_blobs_store_writes_a_batch_in_a_pool(settings):
         assert blobs_store(blobs, pool=pool) == [name for name, _ in blobs]
     root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
     assert all((root / name).read_bytes() == data for name, data in blobs)
+
+
+def test_blobs_share_one_level_of_256_shard_folders(settings):
+    """Files of one shard share its folder: a new collection creates at most 256 folders per
+    kind, not one or two per photo."""
+    sha = "ab" + "12" * 31
+    assert original_name(sha, "JPEG") == f"originals/ab/{sha}.jpg"
+    assert thumbnail_name(sha) == f"thumbnails/ab/{sha}.jpg"
+    blobs = [(original_name(f"ab{i:062x}", "JPEG"), bytes([i]) * 10) for i in range(30)]
+    blobs_store(blobs)
+    root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    assert [p.name for p in (root / "originals").iterdir()] == ["ab"]
+    assert len(list((root / "originals" / "ab").iterdir())) == 30
