@@ -118,6 +118,8 @@ DEFAULT_PRIORS = ModelPriors()
 # and at least half of the crowd is presumed honest (below that, EM on sparse votes can slide to
 # the corner where everyone is a spammer and every posterior is the class prior).
 HONEST_SHARE_BOUNDS = (0.5, 0.95)
+# Once no worker's honest responsibility moves more than this in an iteration, it is kept.
+MIXTURE_SETTLED = 1e-2
 MAX_ITEM_CORRELATION = 0.5
 DENSE_VOTES_PER_ITEM = 5  # from this many votes per image on average, one EM start suffices
 
@@ -251,6 +253,8 @@ def _fit_once(
     iterations = 0
     alpha = beta = confusion = None
     walk: _AnswerOrder | None = None
+    settled: np.ndarray | None = None  # the mixture's responsibilities once they stop moving
+    previous_mixture: np.ndarray | None = None
     for iterations in range(1, max_iter + 1):  # noqa: B007 — the count is reported
         previous_confusion = confusion
         counts = confusion_counts(matrix, posterior)
@@ -279,10 +283,23 @@ def _fit_once(
             if priors.spammer_mixture:
                 if walk is None:
                     walk = _answer_order(matrix, priors.worker_strength)
-                honest, honest_share, mixed, spam_rows = _spammer_mixture(
-                    walk, matrix.n_workers, posterior, previous_confusion, counts, prior_rows,
-                    confusion, honest_share, priors.worker_strength,
-                )  # fmt: skip
+                if settled is None or spam_rows is None:
+                    mixture_honest, honest_share, mixed, spam_rows = _spammer_mixture(
+                        walk, matrix.n_workers, posterior, previous_confusion, counts,
+                        prior_rows, confusion, honest_share, priors.worker_strength,
+                    )  # fmt: skip
+                    if (
+                        previous_mixture is not None
+                        and np.abs(mixture_honest - previous_mixture).max(initial=0.0)
+                        < MIXTURE_SETTLED
+                    ):
+                        # The responsibilities have settled: later iterations keep them (the
+                        # evidence walks every vote, the most expensive step of an iteration).
+                        settled = mixture_honest
+                    honest = previous_mixture = mixture_honest
+                else:
+                    honest = settled
+                    mixed = _mixed_confusion(honest, confusion, spam_rows)
                 # A worker with a cross-synset prior already brings their record (spammer or
                 # not) from the other synsets: the mixture applies to the others.
                 honest = np.where(has_own_prior, 1.0, honest)
@@ -347,8 +364,9 @@ class _AnswerOrder:
     workers: np.ndarray
     given: np.ndarray
     items: np.ndarray
-    worker_start: np.ndarray  # per sorted vote: where its worker's run starts
-    answer_start: np.ndarray  # per sorted vote: where its (worker, answer) run starts
+    cell: np.ndarray  # worker × n_labels + answer: the vote's column in a (worker, answer) table
+    worker_runs: tuple[np.ndarray, np.ndarray]  # (first vote, length) of each worker's run
+    answer_runs: tuple[np.ndarray, np.ndarray]  # (first vote, length) of each (worker, answer)
     spam_vote: np.ndarray  # prequential probability of each answer under the spammer model
 
 
@@ -356,8 +374,10 @@ def _answer_order(matrix: VoteMatrix, strength: float) -> _AnswerOrder:
     workers, given = matrix.worker_index, matrix.label_index
     order = np.lexsort((np.arange(workers.size), given, workers))
     workers, given = workers[order], given[order]
-    worker_start = _run_starts(workers)
-    answer_start = _run_starts(workers * matrix.n_labels + given)
+    cell = workers * matrix.n_labels + given
+    worker_runs, answer_runs = _runs(workers), _runs(cell)
+    worker_start = np.repeat(*worker_runs)
+    answer_start = np.repeat(*answer_runs)
     # The spammer's answer distribution does not depend on the truth: its prequential
     # probabilities are fixed by the answers alone.
     answers = np.bincount(given, minlength=matrix.n_labels).astype(float) + 1.0
@@ -367,22 +387,25 @@ def _answer_order(matrix: VoteMatrix, strength: float) -> _AnswerOrder:
         spam_alpha.sum() + position - worker_start
     )
     return _AnswerOrder(
-        order=order, workers=workers, given=given, items=matrix.item_index[order],
-        worker_start=worker_start, answer_start=answer_start, spam_vote=spam_vote,
+        order=order, workers=workers, given=given, items=matrix.item_index[order], cell=cell,
+        worker_runs=worker_runs, answer_runs=answer_runs, spam_vote=spam_vote,
     )  # fmt: skip
 
 
-def _run_starts(keys: np.ndarray) -> np.ndarray:
-    """For sorted keys: the index where each element's run of equal keys starts."""
+def _runs(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For sorted keys: where each run of equal keys starts, and its length."""
     starts = np.r_[0, np.flatnonzero(np.diff(keys)) + 1]
-    return np.repeat(starts, np.diff(np.r_[starts, keys.size]))
+    return starts, np.diff(np.r_[starts, keys.size])
 
 
-def _exclusive_run_cumsum(values: np.ndarray, run_start: np.ndarray) -> np.ndarray:
-    """For rows sorted into runs: the sum of the *earlier* rows of the same run."""
-    total = np.cumsum(values, axis=0)
-    padded = np.concatenate([np.zeros((1, *values.shape[1:])), total])
-    return total - values - padded[run_start]
+def _exclusive_run_cumsum(values: np.ndarray, runs: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """For (labels × votes) rows whose votes are sorted into runs: per vote, the sum of the
+    *earlier* votes of its run."""
+    starts, lengths = runs
+    total = np.cumsum(values, axis=1)
+    before_run = np.zeros((values.shape[0], starts.size))
+    before_run[:, 1:] = total[:, starts[1:] - 1]
+    return total - values - np.repeat(before_run, lengths, axis=1)
 
 
 def _spammer_mixture(
@@ -421,27 +444,34 @@ def _spammer_mixture(
     # diffuse that Occam's razor alone made every worker seen a few times a spammer).
     honest_prior = strength * prior_rows / prior_rows.sum(axis=-1, keepdims=True)
 
-    workers, given = walk.workers, walk.given
-    truth = posterior[walk.items]  # votes × true: what a vote counts for once it is past
+    # Labels × votes throughout: each row a contiguous walk over the sorted votes.
+    truth = np.ascontiguousarray(posterior.T)[:, walk.items]  # what a vote counts for once past
     others = truth
     if previous_confusion is not None:
-        others = truth / np.maximum(previous_confusion[workers, :, given], 1e-300)
-        others /= np.maximum(others.sum(axis=1, keepdims=True), 1e-300)
-    same_answer = _exclusive_run_cumsum(truth, walk.answer_start)
-    any_answer = _exclusive_run_cumsum(truth, walk.worker_start)
-    predicted = (honest_prior[workers, :, given] + same_answer) / (strength + any_answer)
-    honest_vote = (others * predicted).sum(axis=1)
+        own = previous_confusion.transpose(1, 0, 2).reshape(posterior.shape[1], -1)[:, walk.cell]
+        others = truth / np.maximum(own, 1e-300)
+        others /= np.maximum(others.sum(axis=0, keepdims=True), 1e-300)
+    same_answer = _exclusive_run_cumsum(truth, walk.answer_runs)
+    any_answer = _exclusive_run_cumsum(truth, walk.worker_runs)
+    prior = honest_prior.transpose(1, 0, 2).reshape(posterior.shape[1], -1)[:, walk.cell]
+    honest_vote = (others * (prior + same_answer) / (strength + any_answer)).sum(axis=0)
     log_ratio = np.log(np.maximum(honest_vote, 1e-300)) - np.log(walk.spam_vote)
+    workers = walk.workers
     evidence = np.bincount(workers, weights=log_ratio, minlength=n_workers)
     low, high = HONEST_SHARE_BOUNDS
     share = float(np.clip(honest_share, low, high))
     honest = expit(np.log(share / (1 - share)) + evidence)
     new_share = float(np.clip(honest.mean(), low, high)) if honest.size else share
-    mixed = (
-        honest[:, None, None] * honest_confusion
-        + (1 - honest[:, None, None]) * spam_rows[:, None, :]
-    )
-    return honest, new_share, mixed, spam_rows
+    return honest, new_share, _mixed_confusion(honest, honest_confusion, spam_rows), spam_rows
+
+
+def _mixed_confusion(
+    honest: np.ndarray, honest_confusion: np.ndarray, spam_rows: np.ndarray
+) -> np.ndarray:
+    """What the E-step uses: each worker's honest confusion and spammer rows, weighted by the
+    responsibility of "honest"."""
+    weight = honest[:, None, None]
+    return weight * honest_confusion + (1 - weight) * spam_rows[:, None, :]
 
 
 def item_correlation(matrix: VoteMatrix, posterior: np.ndarray, confusion: np.ndarray) -> float:
