@@ -203,10 +203,12 @@ def load_truth(path: str | Path) -> dict[Hashable, Hashable]:
 class Scores:
     accuracy: float
     per_class: dict[str, dict[str, float]]
-    n_items: int
+    n_items: int  # the items scored: those with a true label
 
     def as_dict(self) -> dict[str, object]:
-        return {"accuracy": self.accuracy, "per_class": self.per_class, "n_items": self.n_items}
+        # "n_scored", not "n_items": the report's own n_items counts every item of the votes
+        # file, and these scores are spread into it.
+        return {"accuracy": self.accuracy, "per_class": self.per_class, "n_scored": self.n_items}
 
 
 def score(matrix: VoteMatrix, predicted: np.ndarray, truth: Mapping[Hashable, Hashable]) -> Scores:

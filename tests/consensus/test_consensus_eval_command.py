@@ -125,6 +125,16 @@ def test_stray_spaces_and_labels_are_cleaned_and_counted(archive, tmp_path):
     assert "stray labels dropped" in err
 
 
+def test_n_items_counts_the_votes_file_and_n_scored_the_truth(archive, tmp_path):
+    truth = tmp_path / "partial_truth.csv"
+    truth.write_text("\n".join(archive[1].read_text().splitlines()[:3]) + "\n")
+    report, _ = _run(archive[0], truth, "--replay")
+    assert report["n_items"] == 12  # every item of the votes file, whatever the truth covers
+    assert report["n_scored"] == 2
+    assert report["baselines"]["mv"]["n_scored"] == 2
+    assert report["input"]["truth"]["items_scored"] == 2
+
+
 def test_declared_labels_drop_the_others(archive, tmp_path):
     votes = tmp_path / "declared.csv"
     votes.write_text(archive[0].read_text() + "1,e,maybe\n")
