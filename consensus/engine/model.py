@@ -179,15 +179,9 @@ def fit_model(
         starts.append(("majority", None))
     fits = [
         _fit_once(
-            matrix,
-            gold=gold,
-            priors=priors,
-            worker_prior=worker_prior,
-            class_prior_counts=class_prior_counts,
-            init_posterior=start,
-            init=init,
-            max_iter=max_iter,
-            tol=tol,
+            matrix, gold=gold, priors=priors, worker_prior=worker_prior,
+            class_prior_counts=class_prior_counts, init_posterior=start, init=init,
+            max_iter=max_iter, tol=tol,
         )  # fmt: skip
         for init, start in starts
     ]
@@ -283,10 +277,10 @@ def _fit_once(
             if priors.spammer_mixture:
                 if walk is None:
                     walk = _answer_order(matrix, priors.worker_strength)
-                if settled is None or spam_rows is None:
-                    mixture_honest, honest_share, mixed, spam_rows = _spammer_mixture(
-                        walk, matrix.n_workers, posterior, previous_confusion, counts,
-                        prior_rows, confusion, honest_share, priors.worker_strength,
+                if settled is None:
+                    mixture_honest, honest_share = _spammer_mixture(
+                        walk, posterior, previous_confusion, prior_rows, honest_share,
+                        priors.worker_strength,
                     )  # fmt: skip
                     if (
                         previous_mixture is not None
@@ -299,7 +293,8 @@ def _fit_once(
                     honest = previous_mixture = mixture_honest
                 else:
                     honest = settled
-                    mixed = _mixed_confusion(honest, confusion, spam_rows)
+                spam_rows = walk.spam_rows
+                mixed = _mixed_confusion(honest, confusion, spam_rows)
                 # A worker with a cross-synset prior already brings their record (spammer or
                 # not) from the other synsets: the mixture applies to the others.
                 honest = np.where(has_own_prior, 1.0, honest)
@@ -358,16 +353,16 @@ def _normalise_log(log_weights: np.ndarray) -> tuple[np.ndarray, float]:
 @dataclass(frozen=True)
 class _AnswerOrder:
     """Each worker's votes in one fixed order (grouped by the answer given), fixed for a fit:
-    the prequential evidence of the spammer/honest mixture walks it."""
+    the prequential evidence of the spammer/honest mixture walks it. What the spammer model
+    needs depends on the answers alone, so it is computed here once."""
 
-    order: np.ndarray  # vote positions, sorted by (worker, answer, position)
-    workers: np.ndarray
-    given: np.ndarray
+    workers: np.ndarray  # per sorted vote (sorted by worker, answer, position)
     items: np.ndarray
     cell: np.ndarray  # worker × n_labels + answer: the vote's column in a (worker, answer) table
     worker_runs: tuple[np.ndarray, np.ndarray]  # (first vote, length) of each worker's run
     answer_runs: tuple[np.ndarray, np.ndarray]  # (first vote, length) of each (worker, answer)
-    spam_vote: np.ndarray  # prequential probability of each answer under the spammer model
+    log_spam_vote: np.ndarray  # log prequential probability of each answer, spammer model
+    spam_rows: np.ndarray  # workers × given: each worker's answer distribution (smoothed)
 
 
 def _answer_order(matrix: VoteMatrix, strength: float) -> _AnswerOrder:
@@ -376,19 +371,21 @@ def _answer_order(matrix: VoteMatrix, strength: float) -> _AnswerOrder:
     workers, given = workers[order], given[order]
     cell = workers * matrix.n_labels + given
     worker_runs, answer_runs = _runs(workers), _runs(cell)
-    worker_start = np.repeat(*worker_runs)
-    answer_start = np.repeat(*answer_runs)
-    # The spammer's answer distribution does not depend on the truth: its prequential
-    # probabilities are fixed by the answers alone.
-    answers = np.bincount(given, minlength=matrix.n_labels).astype(float) + 1.0
-    spam_alpha = strength * answers / answers.sum()
-    position = np.arange(workers.size)
-    spam_vote = (spam_alpha[given] + position - answer_start) / (
-        spam_alpha.sum() + position - worker_start
+    # The spammer's answers do not depend on the truth: a Dirichlet on each worker's answer
+    # distribution, centred on the crowd's, worth ``strength`` answers.
+    population = np.bincount(given, minlength=matrix.n_labels).astype(float) + 1.0
+    spam_alpha = strength * population / population.sum()
+    answers = np.bincount(cell, minlength=matrix.n_workers * matrix.n_labels).reshape(
+        matrix.n_workers, matrix.n_labels
     )
+    spam_rows = (answers + spam_alpha) / (answers.sum(axis=1, keepdims=True) + spam_alpha.sum())
+    position = np.arange(workers.size)
+    earlier_same = position - np.repeat(*answer_runs)
+    earlier = position - np.repeat(*worker_runs)
+    spam_vote = (spam_alpha[given] + earlier_same) / (spam_alpha.sum() + earlier)
     return _AnswerOrder(
-        order=order, workers=workers, given=given, items=matrix.item_index[order], cell=cell,
-        worker_runs=worker_runs, answer_runs=answer_runs, spam_vote=spam_vote,
+        workers=workers, items=matrix.item_index[order], cell=cell, worker_runs=worker_runs,
+        answer_runs=answer_runs, log_spam_vote=np.log(spam_vote), spam_rows=spam_rows,
     )  # fmt: skip
 
 
@@ -410,17 +407,13 @@ def _exclusive_run_cumsum(values: np.ndarray, runs: tuple[np.ndarray, np.ndarray
 
 def _spammer_mixture(
     walk: _AnswerOrder,
-    n_workers: int,
     posterior: np.ndarray,
     previous_confusion: np.ndarray | None,
-    counts: np.ndarray,
     prior_rows: np.ndarray,
-    honest_confusion: np.ndarray,
     honest_share: float,
     strength: float,
-) -> tuple[np.ndarray, float, np.ndarray, np.ndarray]:
-    """Responsibilities of "honest" vs "spammer" for every worker, the new honest share, and the
-    mixed confusion that the E-step uses.
+) -> tuple[np.ndarray, float]:
+    """Responsibilities of "honest" vs "spammer" for every worker, and the new honest share.
 
     Honest: the worker's own confusion under the Dirichlet prior. Spammer: every row is the same
     answer distribution (what they say does not depend on the truth). The evidence for either is
@@ -436,10 +429,6 @@ def _spammer_mixture(
     honest share slid to its floor.) The share is the mean responsibility (the empirical-Bayes
     fixed point of the mixture weight).
     """
-    answers = counts.sum(axis=1)  # workers × given
-    population_answers = answers.sum(axis=0) + 1.0
-    spam_alpha = strength * population_answers / population_answers.sum()
-    spam_rows = (answers + spam_alpha) / (answers.sum(axis=1, keepdims=True) + spam_alpha.sum())
     # Each honest row as strong as the spammer's one row (rows split by class share would be so
     # diffuse that Occam's razor alone made every worker seen a few times a spammer).
     honest_prior = strength * prior_rows / prior_rows.sum(axis=-1, keepdims=True)
@@ -455,14 +444,13 @@ def _spammer_mixture(
     any_answer = _exclusive_run_cumsum(truth, walk.worker_runs)
     prior = honest_prior.transpose(1, 0, 2).reshape(posterior.shape[1], -1)[:, walk.cell]
     honest_vote = (others * (prior + same_answer) / (strength + any_answer)).sum(axis=0)
-    log_ratio = np.log(np.maximum(honest_vote, 1e-300)) - np.log(walk.spam_vote)
-    workers = walk.workers
-    evidence = np.bincount(workers, weights=log_ratio, minlength=n_workers)
+    log_ratio = np.log(np.maximum(honest_vote, 1e-300)) - walk.log_spam_vote
+    evidence = np.bincount(walk.workers, weights=log_ratio, minlength=walk.spam_rows.shape[0])
     low, high = HONEST_SHARE_BOUNDS
     share = float(np.clip(honest_share, low, high))
     honest = expit(np.log(share / (1 - share)) + evidence)
     new_share = float(np.clip(honest.mean(), low, high)) if honest.size else share
-    return honest, new_share, _mixed_confusion(honest, honest_confusion, spam_rows), spam_rows
+    return honest, new_share
 
 
 def _mixed_confusion(
