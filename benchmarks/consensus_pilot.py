@@ -27,6 +27,7 @@ from _bench import header  # noqa: E402
 
 from consensus.engine.dynamic import decide_synset  # noqa: E402
 from consensus.engine.stopping import ACCEPT, StoppingRule  # noqa: E402
+from consensus.engine.threads import single_threaded_blas  # noqa: E402
 from consensus.engine.types import Vote, VoteMatrix  # noqa: E402
 
 WORKERS, SEED_VOTES = 19, 10
@@ -70,6 +71,7 @@ def main() -> None:
     parser.add_argument("--accuracy", type=float, default=0.8875)
     parser.add_argument("--tau", type=float, default=0.95)
     args = parser.parse_args()
+    single_threaded_blas()  # as the consensus worker runs (consensus.engine.threads)
     if not 0 < args.good < args.images or args.gold_votes > WORKERS:
         parser.error("need 0 < --good < --images and --gold-votes ≤ 19")
     header("consensus on small pilot synsets (consensus_pilot)")

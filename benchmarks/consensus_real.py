@@ -32,6 +32,7 @@ from consensus.engine.evaluation import (  # noqa: E402
     load_votes,
     replay_online,
 )
+from consensus.engine.threads import single_threaded_blas  # noqa: E402
 
 CROWD = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "crowd"
 DATASETS = ("bluebirds", "rte", "temp", "product", "web")
@@ -61,6 +62,7 @@ def main() -> None:
              "replay: the model calibrates on them; none is scored",
     )  # fmt: skip
     args = parser.parse_args()
+    single_threaded_blas()  # as the consensus worker runs (consensus.engine.threads)
     methods = args.methods.split(",")
     datasets = args.datasets.split(",")
     unknown = set(datasets) - set(DATASETS)

@@ -24,6 +24,7 @@ from _bench import header  # noqa: E402
 from consensus.engine.dynamic import decide_synset  # noqa: E402
 from consensus.engine.model import fit_model  # noqa: E402
 from consensus.engine.stopping import StoppingRule  # noqa: E402
+from consensus.engine.threads import single_threaded_blas  # noqa: E402
 from consensus.engine.types import VoteMatrix  # noqa: E402
 
 
@@ -53,6 +54,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", action="store_true", help="also time the recompute on PostgreSQL")
     args = parser.parse_args()
+    single_threaded_blas()  # as the consensus worker runs (consensus.engine.threads)
     header("consensus engine alone, one synset of 10,000 candidates × 10 votes (target < 1 s)")
     matrix, truth = synset_votes()
     rule = StoppingRule(accept_threshold=0.997, reject_threshold=0.95, positive=1)

@@ -61,6 +61,7 @@ from _bench import header  # noqa: E402
 from consensus.engine.confidence_table import build_confidence_table  # noqa: E402
 from consensus.engine.dynamic import decide_synset  # noqa: E402
 from consensus.engine.stopping import ACCEPT, NEED_MORE, REJECT, StoppingRule  # noqa: E402
+from consensus.engine.threads import single_threaded_blas  # noqa: E402
 from consensus.engine.types import VoteMatrix  # noqa: E402
 
 ACCEPT_THRESHOLD = 0.997  # ImageNet's precision, proposed project default
@@ -301,6 +302,7 @@ def main() -> None:
     parser.add_argument("--synsets-per-level", type=int, default=3)
     parser.add_argument("--candidates", type=int, default=1000)
     args = parser.parse_args()
+    single_threaded_blas()  # as the consensus worker runs (consensus.engine.threads)
     header("consensus on simulated ImageNet-like synsets (consensus_sim)")
     names = ("majority-3", "majority-5", "imagenet-table", "model")
     totals = {(name, level): Outcome() for name in names for level in (*LEVELS, "all")}
