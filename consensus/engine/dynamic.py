@@ -21,7 +21,13 @@ from consensus.engine.calibration import (
     vote_support,
 )
 from consensus.engine.dawid_skene import softmax_rows
-from consensus.engine.model import DEFAULT_PRIORS, ModelPriors, evidence_weight, fit_model
+from consensus.engine.model import (
+    DEFAULT_PRIORS,
+    MixtureStart,
+    ModelPriors,
+    evidence_weight,
+    fit_model,
+)
 from consensus.engine.stopping import StoppingRule
 from consensus.engine.types import Estimate, VoteMatrix
 
@@ -40,6 +46,9 @@ class SynsetDecision:
     model: str  # "workers" or "exchangeable"
     held_out: dict[str, float]  # mean held-out log-likelihood per seed vote of each model
     ceiling: BetaBinomialCeiling | None = None  # yes/no projects with ≥ 20 reference images
+    # The worker model's mixture at the end of this fit (whichever model was chosen): the next
+    # fit of the synset can resume from it. None without a spammer/honest mixture.
+    mixture: MixtureStart | None = None
 
 
 def held_out_log_likelihood(matrix: VoteMatrix, estimate: Estimate, rows: np.ndarray) -> float:
@@ -83,6 +92,7 @@ def decide_synset(
     worker_prior: Mapping[Hashable, np.ndarray] | None = None,
     class_prior_counts: np.ndarray | None = None,
     init_posterior: np.ndarray | None = None,
+    resume: MixtureStart | None = None,
     vote_limit: np.ndarray | None = None,
     choose_model: bool = True,
     use_ceiling: bool = True,
@@ -92,6 +102,8 @@ def decide_synset(
 
     ``seed_rows``: the seed images; every image with ≥ 10 votes joins them. Gold images are
     clamped in the fit, calibrate the posterior, and establish the workers who answered them.
+    ``resume`` (with ``init_posterior``): continue the synset's last fit from one start (see
+    :func:`consensus.engine.model.fit_model`); the returned ``mixture`` is what to resume from.
     """
     n_votes = matrix.votes_per_item()
     # Every image with ≥ 10 votes is a reference too (images that needed many votes are the
@@ -101,8 +113,14 @@ def decide_synset(
     seed_rows = seed_rows.astype(np.int64)
     estimate = fit_model(
         matrix, gold=gold, priors=priors, worker_prior=worker_prior,
-        class_prior_counts=class_prior_counts, init_posterior=init_posterior,
+        class_prior_counts=class_prior_counts, init_posterior=init_posterior, resume=resume,
     )  # fmt: skip
+    mixture = None
+    if estimate.honest is not None:
+        mixture = MixtureStart(
+            honest=dict(zip(matrix.workers, estimate.honest.tolist(), strict=True)),
+            honest_share=estimate.honest_share,
+        )
     model = "workers"
     held_out: dict[str, float] = {}
     selection_rows = seed_rows[n_votes[seed_rows] >= 2]
@@ -159,6 +177,7 @@ def decide_synset(
         model=model,
         held_out=held_out,
         ceiling=ceiling,
+        mixture=mixture,
     )
 
 

@@ -114,6 +114,17 @@ class ModelPriors:
 
 DEFAULT_PRIORS = ModelPriors()
 
+
+@dataclass(frozen=True)
+class MixtureStart:
+    """Where the last fit of the same synset left the spammer/honest mixture: each worker's
+    responsibility of being honest, and the honest share. Resuming from it (with the last
+    posterior) lets EM start once, near its fixed point, instead of from several cold starts."""
+
+    honest: Mapping[Hashable, float]
+    honest_share: float
+
+
 # Bounds of the empirical-Bayes honest share: a new worker is never presumed certainly honest,
 # and at least half of the crowd is presumed honest (below that, EM on sparse votes can slide to
 # the corner where everyone is a spammer and every posterior is the class prior).
@@ -142,6 +153,7 @@ def fit_model(
     worker_prior: Mapping[Hashable, np.ndarray] | None = None,
     class_prior_counts: np.ndarray | None = None,
     init_posterior: np.ndarray | None = None,
+    resume: MixtureStart | None = None,
     max_iter: int = 200,
     tol: float = 1e-4,
 ) -> Estimate:
@@ -153,17 +165,22 @@ def fit_model(
     synsets (:func:`worker_prior_from_estimate`). ``class_prior_counts`` are Dirichlet
     pseudo-counts on the class proportions, e.g. the parent synset's class balance.
     ``init_posterior`` warm-starts EM (online rounds re-fit after each new batch of votes).
+    ``resume`` (with ``init_posterior``) continues the last fit of the same synset: one start,
+    from that posterior and the last mixture responsibilities; the caller decides when a few new
+    votes make that safe and when a cold fit with several starts is due.
 
     EM stops when the (tempered) log-likelihood gains less than ``tol`` × 10⁻³ nats per vote and
     the posteriors move less than ``tol``, never after a single iteration.
     """
     if max_iter < 1:
         raise ValueError("max_iter must be at least 1")
-    if priors.init != "best":
+    if resume is not None and init_posterior is None:
+        raise ValueError("resume needs the last fit's posterior (init_posterior)")
+    if priors.init != "best" or resume is not None:
         return _fit_once(
             matrix, gold=gold, priors=priors, worker_prior=worker_prior,
             class_prior_counts=class_prior_counts, init_posterior=init_posterior,
-            init=priors.init, max_iter=max_iter, tol=tol,
+            init=priors.init, max_iter=max_iter, tol=tol, resume=resume,
         )  # fmt: skip
     # Several starts, all anchored on what the votes say (so none can swap the labels): the
     # damped prior start, and the previous round's posterior when warm-starting (else vote
@@ -199,6 +216,7 @@ def _fit_once(
     init: str,
     max_iter: int,
     tol: float,
+    resume: MixtureStart | None = None,
 ) -> Estimate:
     n_labels = matrix.n_labels
     symmetric_rows = symmetric_confusion_prior(
@@ -249,6 +267,14 @@ def _fit_once(
     walk: _AnswerOrder | None = None
     settled: np.ndarray | None = None  # the mixture's responsibilities once they stop moving
     previous_mixture: np.ndarray | None = None
+    if resume is not None and priors.spammer_mixture and not priors.pooled_workers:
+        # The first iteration uses the last fit's responsibilities (its evidence would need a
+        # confusion, which only that iteration makes); a worker new since then starts at the
+        # share. From the second on, they settle as soon as the evidence agrees with them.
+        honest_share = resume.honest_share
+        honest = previous_mixture = np.array(
+            [resume.honest.get(worker, honest_share) for worker in matrix.workers], dtype=float
+        )
     for iterations in range(1, max_iter + 1):  # noqa: B007 — the count is reported
         previous_confusion = confusion
         counts = confusion_counts(matrix, posterior)
@@ -277,7 +303,9 @@ def _fit_once(
             if priors.spammer_mixture:
                 if walk is None:
                     walk = _answer_order(matrix, priors.worker_strength)
-                if settled is None:
+                if settled is None and previous_confusion is None and resume is not None:
+                    mixture_honest = honest
+                elif settled is None:
                     mixture_honest, honest_share = _spammer_mixture(
                         walk, posterior, previous_confusion, prior_rows, honest_share,
                         priors.worker_strength,

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
 from consensus.engine.model import (
+    MixtureStart,
     ModelPriors,
     aggregate,
     aggregate_hierarchy,
@@ -194,6 +196,59 @@ def test_ten_thousand_candidates_are_labelled_accurately():
     assert np.mean(estimate.predicted() == truth) > 0.99
     assert estimate.iterations >= 2
     assert np.isfinite(estimate.log_likelihood)
+
+
+def _crowd_votes(rng, n_items: int, workers: dict[str, float]) -> tuple[list[Vote], np.ndarray]:
+    """Each image answered by five of ``workers`` (name → accuracy; None answers at random)."""
+    truth = rng.random(n_items) < 0.3
+    names = list(workers)
+    votes = []
+    for item in range(n_items):
+        for name in rng.choice(names, size=5, replace=False):
+            accuracy = workers[name]
+            if accuracy is None:
+                answer = int(rng.random() < 0.5)
+            else:
+                answer = int(truth[item] if rng.random() < accuracy else not truth[item])
+            votes.append(Vote(item, str(name), answer))
+    return votes, truth
+
+
+def test_a_resumed_fit_lands_where_a_cold_fit_does_and_still_judges_new_workers():
+    # A synset fitted once; then one more HIT's worth of votes, from a new random spammer.
+    # Resuming from the last fit (its posterior, rounded as the recompute stores it, and its
+    # mixture) must give what a cold fit with several starts gives.
+    rng = np.random.default_rng(11)
+    crowd = {f"w{i}": accuracy for i, accuracy in enumerate([0.9, 0.85, 0.8, 0.8, 0.75] * 4)}
+    crowd["random"] = None
+    votes, truth = _crowd_votes(rng, 600, crowd)
+    matrix = VoteMatrix.from_votes(votes, label_set=[0, 1])
+    first = fit_model(matrix)
+    new = [Vote(item, "newcomer", int(rng.random() < 0.5)) for item in range(0, 600, 10)]
+    grown = VoteMatrix.from_votes(votes + new, label_set=[0, 1])
+    cold = fit_model(grown)
+    last = MixtureStart(
+        honest=dict(zip(matrix.workers, first.honest.tolist(), strict=True)),
+        honest_share=first.honest_share,
+    )
+    resumed = fit_model(grown, init_posterior=np.round(first.posterior, 4), resume=last)
+    assert resumed.predicted().tolist() == cold.predicted().tolist()
+    # Within what the mixture's settling leaves open (responsibilities are kept once they move
+    # less than 10⁻² in an iteration, in either fit).
+    assert np.abs(resumed.posterior - cold.posterior).max() < 5e-3
+    # Every worker's responsibility is the cold fit's; the newcomer, answering at random, was
+    # judged by this fit's evidence instead of staying at the crowd's share.
+    assert np.abs(resumed.honest - cold.honest).max() < 0.05
+    newcomer = grown.workers.index("newcomer")
+    assert resumed.honest[newcomer] < resumed.honest_share - 0.1
+    assert resumed.iterations < cold.iterations
+    assert np.mean(resumed.predicted() == truth) > 0.9
+
+
+def test_resuming_needs_the_last_posterior():
+    matrix = VoteMatrix.from_votes([Vote(0, "a", 1), Vote(0, "b", 1)], label_set=[0, 1])
+    with pytest.raises(ValueError, match="init_posterior"):
+        fit_model(matrix, resume=MixtureStart(honest={"a": 0.9}, honest_share=0.9))
 
 
 def test_prior_initialisation_starts_from_the_prior_worker_not_from_certainty():

@@ -199,3 +199,48 @@ def test_real_worker_recomputes_after_submissions(celery_worker_process):
     }
     assert hit_next_for_worker(project=project, worker=workers[2]) is None
     assert get_user_model().objects.count() >= 3
+
+
+@pytest.mark.django_db
+def test_a_recompute_resumes_the_last_fit_until_the_synset_has_grown_a_tenth():
+    from consensus.models import MixtureState
+    from consensus.recompute import RESUME_GROWTH
+
+    project = project_make(images=36, images_per_hit=6, gold_per_hit=0, seed_size=6,
+                           max_votes=10)  # fmt: skip
+    truth = _truth(project)
+    workers = _workers(5)
+    _label_until_done(project, workers[:4], truth, rounds=3, recompute=False)
+    project_synset = ProjectSynset.objects.get(project=project)
+    first = synset_recompute_consensus(project_synset_id=project_synset.pk)
+    state = MixtureState.objects.get(project_synset=project_synset)
+    assert state.cold_votes == first.votes
+    assert set(state.workers) == set(
+        Vote.objects.filter(item__project=project).values_list("worker_id", flat=True)
+    )
+    assert all(0 <= r <= 1 for r in state.honest) and len(state.honest) == len(state.workers)
+
+    # One more HIT, by a worker the last fit never saw: fewer votes than the growth that forces
+    # a cold fit, so the recompute resumes (the cold fit's vote count stays).
+    _label_until_done(project, workers[4:], truth, rounds=1, recompute=False)
+    votes = Vote.objects.filter(item__project=project).count()
+    assert first.votes < votes < RESUME_GROWTH * first.votes
+    resumed = synset_recompute_consensus(project_synset_id=project_synset.pk)
+    state.refresh_from_db()
+    assert state.cold_votes == first.votes and workers[4].pk in state.workers
+    decided = dict(Item.objects.filter(project=project).values_list("pk", "state"))
+
+    # A cold fit of the same votes decides every image the same way.
+    MixtureState.objects.filter(project_synset=project_synset).delete()
+    cold = synset_recompute_consensus(project_synset_id=project_synset.pk)
+    assert cold.changed == 0
+    assert dict(Item.objects.filter(project=project).values_list("pk", "state")) == decided
+    assert (cold.accepted, cold.rejected) == (resumed.accepted, resumed.rejected)
+    assert MixtureState.objects.get(project_synset=project_synset).cold_votes == votes
+
+    # Past the growth, the next recompute fits cold again.
+    MixtureState.objects.filter(project_synset=project_synset).update(
+        cold_votes=int(votes / RESUME_GROWTH)
+    )
+    synset_recompute_consensus(project_synset_id=project_synset.pk)
+    assert MixtureState.objects.get(project_synset=project_synset).cold_votes == votes
