@@ -138,17 +138,16 @@ def _read_votes(project_id: int, synset_id: str) -> tuple[np.ndarray, list[int],
 
 
 def _seed_table(project: Project, synset: _Synset) -> ConfidenceTable | None:
-    seeds = set(synset.pk[synset.is_seed].tolist())
     finished = int(np.count_nonzero((synset.yes + synset.no)[synset.is_seed] >= project.seed_votes))
     if finished < MIN_SEED_ITEMS_FOR_TABLE:
         return None
+    # The seed's votes, picked out of the synset's without a Python step per vote.
+    on_seed = np.flatnonzero(np.isin(synset.vote_item, synset.pk[synset.is_seed]))
     seed_votes = [
-        EngineVote(item=item, worker=worker, label=bool(label))
-        for item, worker, label in zip(
-            synset.vote_item, synset.vote_worker, synset.vote_label, strict=True
-        )
-        if item in seeds
-    ]
+        EngineVote(item=synset.vote_item[at], worker=synset.vote_worker[at],
+                   label=bool(synset.vote_label[at]))
+        for at in on_seed.tolist()
+    ]  # fmt: skip
     return confidence_table_from_votes(seed_votes, positive=True, min_votes=project.seed_votes)
 
 

@@ -267,14 +267,17 @@ def _fit_once(
     walk: _AnswerOrder | None = None
     settled: np.ndarray | None = None  # the mixture's responsibilities once they stop moving
     previous_mixture: np.ndarray | None = None
+    verify_resumed = False
     if resume is not None and priors.spammer_mixture and not priors.pooled_workers:
-        # The first iteration uses the last fit's responsibilities (its evidence would need a
-        # confusion, which only that iteration makes); a worker new since then starts at the
-        # share. From the second on, they settle as soon as the evidence agrees with them.
+        # EM runs with the last fit's responsibilities kept (a worker new since then at the
+        # share); once it has converged, the evidence is computed once: if no responsibility
+        # moved by MIXTURE_SETTLED, the fit is done, otherwise the mixture is fitted on from
+        # there as in a cold fit.
         honest_share = resume.honest_share
-        honest = previous_mixture = np.array(
+        honest = settled = np.array(
             [resume.honest.get(worker, honest_share) for worker in matrix.workers], dtype=float
         )
+        verify_resumed = True
     for iterations in range(1, max_iter + 1):  # noqa: B007 — the count is reported
         previous_confusion = confusion
         counts = confusion_counts(matrix, posterior)
@@ -303,9 +306,7 @@ def _fit_once(
             if priors.spammer_mixture:
                 if walk is None:
                     walk = _answer_order(matrix, priors.worker_strength)
-                if settled is None and previous_confusion is None and resume is not None:
-                    mixture_honest = honest
-                elif settled is None:
+                if settled is None:
                     mixture_honest, honest_share = _spammer_mixture(
                         walk, posterior, previous_confusion, prior_rows, honest_share,
                         priors.worker_strength,
@@ -337,6 +338,15 @@ def _fit_once(
         gain = abs(new_log_likelihood - log_likelihood)
         posterior, log_likelihood = new_posterior, new_log_likelihood
         if iterations >= 2 and change < tol and gain < tol * 1e-3 * max(matrix.n_votes, 1):
+            if verify_resumed and walk is not None and settled is not None:
+                verify_resumed = False
+                check, check_share = _spammer_mixture(
+                    walk, posterior, confusion, prior_rows, honest_share, priors.worker_strength
+                )
+                if np.abs(check - settled).max(initial=0.0) >= MIXTURE_SETTLED:
+                    settled, honest_share = None, check_share
+                    honest = previous_mixture = check
+                    continue
             break
     assert alpha is not None and beta is not None and confusion is not None
     if priors.final_loo and not priors.collapsed:
