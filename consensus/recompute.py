@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from consensus.engine.confidence_table import ConfidenceTable, confidence_table_from_votes
 from consensus.engine.dynamic import decide_synset
-from consensus.engine.model import MixtureStart
+from consensus.engine.model import DENSE_VOTES_PER_ITEM, MixtureStart
 from consensus.engine.stopping import DECISIONS, StoppingRule
 from consensus.engine.types import Decision, VoteMatrix, normalised_entropy
 from consensus.engine.types import Vote as EngineVote
@@ -38,7 +38,7 @@ POSTERIOR_DECIMALS = 4
 POSTERIOR_TOLERANCE = 5e-4
 # The worker model resumes its last fit (one EM start from the stored posteriors and mixture)
 # until the synset has this many times the votes of its last cold fit, which then runs again
-# with several starts: a HIT's votes move a settled fit a little, a tenth more votes may not.
+# from cold: a HIT's votes move a settled fit a little, a tenth more votes may not.
 RESUME_GROWTH = 1.1
 
 
@@ -247,7 +247,11 @@ def _calibrated(
     voted = rows >= 0
     full_seed = synset.is_seed & voted & (synset.yes + synset.no >= project.seed_votes)
     n_votes = len(synset.vote_item)
-    resume = mixture is not None and n_votes < RESUME_GROWTH * mixture.cold_votes
+    # Only dense synsets resume: with a few votes per image EM has several optima, and where a
+    # start from the stored posteriors lands would depend on the history, not on the votes (a
+    # cold fit of sparse votes tries two starts and keeps the likelier; it is cheap there).
+    dense = n_votes >= DENSE_VOTES_PER_ITEM * int(np.count_nonzero(voted))
+    resume = mixture is not None and dense and n_votes < RESUME_GROWTH * mixture.cold_votes
     result = decide_synset(
         matrix, rule=rule, gold=gold or None, seed_rows=rows[full_seed],
         init_posterior=_last_posterior(synset, matrix, rows) if resume else None,
