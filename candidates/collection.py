@@ -28,7 +28,7 @@ from django.utils import timezone
 
 from synsets.models import Synset
 
-from .dedupe import HashIndex
+from .dedupe import HashIndex, hamming
 from .fetching import FetchError, FetchPolicy, fetch_image_bytes
 from .images import ImageRejected, ProcessedImage, process_image
 from .models import Candidate, CollectionJob, SearchQuery
@@ -36,7 +36,7 @@ from .queries import synset_queries_ensure
 from .signals import collection_job_finished_send
 from .sources.base import ConfigurationError, ImageSource, SourceError, SourceResult
 from .sources.registry import build_source
-from .storage import blobs_store, original_name, thumbnail_name
+from .storage import blobs_store_begin, original_name, thumbnail_name
 
 logger = logging.getLogger(__name__)
 
@@ -223,13 +223,32 @@ class GlobalHashIndex:
                 self._high_water = high
             self._added_here.clear()
 
-    def other_synset_match(self, phash: int, synset_id: str, max_distance: int) -> int | None:
-        """A stored candidate of another synset within ``max_distance`` bits, or None."""
+    def nearest_many(
+        self, phashes: Sequence[int], max_distance: int
+    ) -> list[list[tuple[int, int]]]:
+        """What the index holds within ``max_distance`` bits of each hash (packed keys, closest
+        first), to hand to ``other_synset_match`` as ``found``: a batch looks up all at once."""
+        if self._index is None:
+            self.refresh()
+        with self._lock:
+            return self._index.nearest_many(phashes, max_distance)  # type: ignore[union-attr]
+
+    def other_synset_match(
+        self,
+        phash: int,
+        synset_id: str,
+        max_distance: int,
+        *,
+        found: Sequence[tuple[int, int]] | None = None,
+    ) -> int | None:
+        """A stored candidate of another synset within ``max_distance`` bits, or None.
+        ``found`` is this hash's answer from ``nearest_many`` when the batch asked already."""
         if self._index is None:
             self.refresh()
         code = self._codes.get(synset_id)
-        with self._lock:
-            found = self._index.nearest(phash, max_distance)  # type: ignore[union-attr]
+        if found is None:
+            with self._lock:
+                found = self._index.nearest(phash, max_distance)  # type: ignore[union-attr]
         for key, _distance in found:
             if key >> self._PK_BITS == code:
                 continue
@@ -239,6 +258,14 @@ class GlobalHashIndex:
             with self._lock:
                 self._index.remove(key)  # type: ignore[union-attr]
         return None
+
+    def add_many(self, pks: Sequence[int], synset_id: str, phashes: Sequence[int]) -> None:
+        """``add`` for each stored candidate of one synset, in one append."""
+        with self._lock:
+            if self._index is not None:
+                keys = np.array([self._pack(pk, synset_id) for pk in pks], dtype=np.int64)
+                self._index.add_new_many(keys, phashes)
+                self._added_here.update(pks)
 
     def add(self, pk: int, synset_id: str, phash: int) -> None:
         with self._lock:
@@ -277,7 +304,8 @@ def candidates_store_batch(
     what they duplicate, the rest stored with files. Returns counts by status/reason.
 
     Files are written after every decision of the batch is made, all at once in ``writer``'s
-    threads when given; rows follow in two bulk inserts."""
+    threads when given, while the rows go in with two bulk inserts; the rows commit only once
+    every file is written."""
     max_distance = settings.CANDIDATES_NEAR_DUPLICATE_DISTANCE
     synset = Synset.objects.select_for_update().get(pk=state.synset.pk)
     # Another job may have written this synset since our state was loaded.
@@ -293,14 +321,22 @@ def candidates_store_batch(
     ).values_list("id", "sha256"):
         state.sha_to_id.setdefault(sha, pk)
 
+    # Near-duplicate lookups for the whole batch at once, against what was stored before it (the
+    # synset's and every synset's index change only after the batch); within the batch below.
+    looked_up = [i for i, o in enumerate(outcomes) if o.processed is not None]
+    phashes = [outcomes[i].processed.phash for i in looked_up]  # type: ignore[union-attr]
+    near_stored = dict(zip(looked_up, state.index.nearest_many(phashes, max_distance), strict=True))
+    near_other = dict(
+        zip(looked_up, global_index.nearest_many(phashes, max_distance), strict=True)
+    )
+
     counts: Counter = Counter()
     pending_links: list[tuple[Candidate, Candidate]] = []  # (duplicate, original in same batch)
     batch_by_sha: dict[str, Candidate] = {}
-    batch_index = HashIndex()
-    batch_objects: dict[int, Candidate] = {}
+    batch_stored: list[Candidate] = []  # stored by this batch, in order
     rows: list[Candidate] = []
     blobs: list[tuple[str, bytes]] = []
-    for outcome, uhash in zip(outcomes, hashes, strict=True):
+    for position, (outcome, uhash) in enumerate(zip(outcomes, hashes, strict=True)):
         if uhash in state.seen_urls:
             counts["skipped"] += 1
             continue
@@ -328,11 +364,10 @@ def candidates_store_batch(
             )
             counts["duplicate"] += 1
             continue
-        near = state.index.nearest(processed.phash, max_distance)
-        near_batch = batch_index.nearest(processed.phash, max_distance)
-        if near or near_batch:
+        near = near_stored[position]
+        batch_original = _nearest_in_batch(processed.phash, batch_stored, max_distance)
+        if near or batch_original is not None:
             candidate.status = Candidate.Status.NEAR_DUPLICATE
-            batch_original = batch_objects[near_batch[0][0]] if near_batch else None
             _link(candidate, near[0][0] if near else None, batch_original, pending_links)
             counts["near_duplicate"] += 1
             continue
@@ -346,30 +381,51 @@ def candidates_store_batch(
         candidate.thumbnail.name = thumbnail_name(processed.sha256)
         blobs.append((candidate.image.name, outcome.data))
         blobs.append((candidate.thumbnail.name, processed.thumbnail_jpeg))
-        cross = global_index.other_synset_match(processed.phash, synset.pk, max_distance)
+        cross = global_index.other_synset_match(
+            processed.phash, synset.pk, max_distance, found=near_other[position]
+        )
         candidate.cross_synset_duplicate_of_id = cross
         batch_by_sha[processed.sha256] = candidate
-        batch_objects[id(candidate)] = candidate
-        batch_index.add(id(candidate), processed.phash)
+        batch_stored.append(candidate)
         state.stored_count += 1
         counts["stored"] += 1
         if cross:
             counts["cross_synset_duplicate"] += 1
 
     # Content-addressed names: a file written for a batch that then rolls back is reused by the
-    # retry, never orphaned under a second name.
-    blobs_store(blobs, pool=writer)
+    # retry, never orphaned under a second name. The rows go in while the writer's threads
+    # write the files; they become visible only when this transaction commits, after every
+    # file is written (a failed write raises here and rolls the rows back).
+    files_written = blobs_store_begin(blobs, pool=writer)
     stored = [c for c in rows if c.status == Candidate.Status.STORED]
     Candidate.objects.bulk_create(stored)
     for duplicate, original in pending_links:
         duplicate.duplicate_of_id = original.pk
     Candidate.objects.bulk_create([c for c in rows if c.status != Candidate.Status.STORED])
+    files_written()
     for candidate in stored:
         state.sha_to_id[candidate.sha256] = candidate.pk
-        state.index.add(candidate.pk, candidate.phash)
-        global_index.add(candidate.pk, synset.pk, candidate.phash)
+    stored_pks = [c.pk for c in stored]
+    stored_phashes = [c.phash for c in stored]
+    state.index.add_new_many(stored_pks, stored_phashes)
+    global_index.add_many(stored_pks, synset.pk, stored_phashes)
     _job_count(job, counts)
     return counts
+
+
+def _nearest_in_batch(
+    phash: int, batch_stored: Sequence[Candidate], max_distance: int
+) -> Candidate | None:
+    """The closest candidate stored earlier in the same batch within ``max_distance`` bits (the
+    earliest among equally close ones), or None. A batch holds at most a page of results: a
+    plain loop costs less than an index here."""
+    best: Candidate | None = None
+    best_distance = max_distance + 1
+    for candidate in batch_stored:
+        distance = hamming(phash, candidate.phash)  # type: ignore[arg-type]
+        if distance < best_distance:
+            best, best_distance = candidate, distance
+    return best
 
 
 def _link(

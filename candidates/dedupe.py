@@ -41,6 +41,11 @@ _MIN_SUBSTRING_BITS = 4
 # From this many hashes on, longer substrings searched within one bit (see _layout).
 WIDE_FROM = 1 << 21
 _DEAD = object()
+# nearest_many scans up to this many stored hashes (a synset's 10,000 candidates) and looks
+# larger indexes up query by query through their tables; a scan step holds at most this many
+# distances (1 byte each).
+SCAN_MANY_LIMIT = 20_000
+_SCAN_MANY_CELLS = 4_000_000
 
 
 def hamming(a: int, b: int) -> int:
@@ -295,6 +300,15 @@ class HashIndex:
         # instead of a million single inserts.
         self._append(key_list, values)
 
+    def add_new_many(self, keys: Sequence[Hashable], hashes: Iterable[int] | np.ndarray) -> None:
+        """``add(key, phash, new=True)`` for each pair in order, in one append: the keys are
+        promised not to be stored yet (fresh primary keys)."""
+        values = _as_uint64_array(hashes)
+        if len(values) != len(keys):
+            raise ValueError(f"{len(keys)} keys but {len(values)} hashes")
+        if len(values):
+            self._append(list(keys), values)
+
     def remove(self, key: Hashable) -> bool:
         """Forget `key` (candidate deleted)."""
         positions = self._position_map()
@@ -360,6 +374,43 @@ class HashIndex:
             (keys[s] if not self._int_keys else int(keys[s]), int(d))  # type: ignore[index]
             for s, d in zip(slots[order].tolist(), found[order].tolist(), strict=True)
         ]
+
+    def nearest_many(
+        self, phashes: Sequence[int], max_distance: int = DEFAULT_MAX_DISTANCE
+    ) -> list[list[tuple[Hashable, int]]]:
+        """``[self.nearest(p, max_distance) for p in phashes]``, in one XOR + popcount pass over
+        every slot for all queries while the index is small enough for a scan to be cheap (a
+        collection job asks for a whole batch at once: one numpy pass instead of a dozen small
+        numpy calls per photo, each a point where a busy interpreter lock is handed over)."""
+        if not phashes:
+            return []
+        if not self._live or max_distance < 0:
+            return [[] for _ in phashes]
+        tables_answer = self._tables is not None and max_distance <= self.radius
+        if self._count > SCAN_MANY_LIMIT and tables_answer:
+            return [self.nearest(p, max_distance) for p in phashes]
+        queries = _as_uint64_array(phashes)
+        stored = self._hashes[: self._count]
+        dead = ~self._alive[: self._count]
+        keys = self._keys
+        step = max(1, _SCAN_MANY_CELLS // self._count)
+        results: list[list[tuple[Hashable, int]]] = []
+        for start in range(0, len(queries), step):
+            found = _popcount(np.bitwise_xor(queries[start : start + step, None], stored))
+            found[:, dead] = 255
+            rows, slots = np.nonzero(found <= max_distance)
+            distances = found[rows, slots]
+            # Closest first, ties in slot (insertion) order, as nearest() answers.
+            order = np.lexsort((slots, distances, rows))
+            block: list[list[tuple[Hashable, int]]] = [[] for _ in range(len(found))]
+            for row, slot, distance in zip(
+                rows[order].tolist(), slots[order].tolist(), distances[order].tolist(),
+                strict=True,
+            ):  # fmt: skip
+                key = int(keys[slot]) if self._int_keys else keys[slot]  # type: ignore[index]
+                block[row].append((key, distance))
+            results.extend(block)
+        return results
 
     def contains_near(self, phash: int, max_distance: int = DEFAULT_MAX_DISTANCE) -> bool:
         return bool(self.nearest(phash, max_distance, limit=1))

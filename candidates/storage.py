@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 
@@ -65,9 +65,20 @@ def blob_store(name: str, data: bytes) -> str:
     return storage.save(name, ContentFile(data))
 
 
-def blobs_store(blobs: Sequence[tuple[str, bytes]], *, pool: Executor | None = None) -> list[str]:
-    """Store several blobs, in ``pool``'s threads when given (file and network writes release
-    the GIL, so a batch's writes overlap instead of queueing behind one another)."""
+def blobs_store_begin(
+    blobs: Sequence[tuple[str, bytes]], *, pool: Executor | None = None
+) -> Callable[[], list[str]]:
+    """Start storing several blobs in ``pool``'s threads (file and network writes release the
+    GIL, so a batch's writes overlap instead of queueing behind one another) and return a
+    function that waits for all of them and returns their names, raising the first failure.
+    Without a pool the blobs are stored before this returns."""
     if pool is None or len(blobs) < 2:
-        return [blob_store(name, data) for name, data in blobs]
-    return list(pool.map(lambda blob: blob_store(*blob), blobs))
+        names = [blob_store(name, data) for name, data in blobs]
+        return lambda: names
+    futures = [pool.submit(blob_store, name, data) for name, data in blobs]
+    return lambda: [future.result() for future in futures]
+
+
+def blobs_store(blobs: Sequence[tuple[str, bytes]], *, pool: Executor | None = None) -> list[str]:
+    """Store several blobs, in ``pool``'s threads when given; returns their names."""
+    return blobs_store_begin(blobs, pool=pool)()

@@ -4,14 +4,26 @@ content-addressed local file writes that several threads may race on."""
 
 from __future__ import annotations
 
+import errno
+import shutil
+import stat
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from candidates.collection import GlobalHashIndex, SynsetState
-from candidates.models import Candidate
+from candidates import storage
+from candidates.collection import (
+    GlobalHashIndex,
+    Outcome,
+    SynsetState,
+    candidates_store_batch,
+)
+from candidates.images import process_image
+from candidates.models import Candidate, CollectionJob
+from candidates.sources.base import SourceResult
 from candidates.storage import blob_store, blobs_store, original_name, thumbnail_name
 from tests.factories import CandidateFactory, SynsetFactory
 
@@ -131,3 +143,109 @@ def test_blobs_share_one_level_of_256_shard_folders(settings):
     root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
     assert [p.name for p in (root / "originals").iterdir()] == ["ab"]
     assert len(list((root / "originals" / "ab").iterdir())) == 30
+
+
+def test_blob_store_recreates_a_missing_shard_folder_with_the_storage_permissions(settings):
+    settings.FILE_UPLOAD_PERMISSIONS = 0o640
+    root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    name = thumbnail_name("cd" * 32)
+    assert blob_store(name, b"first") == name
+    shutil.rmtree(root / "thumbnails")  # the folder goes away behind the process's back
+    other = thumbnail_name("cd" + "01" * 31)
+    assert blob_store(other, b"second") == other
+    assert (root / other).read_bytes() == b"second"
+    assert stat.S_IMODE((root / other).stat().st_mode) == 0o640
+    assert [p.name for p in (root / other).parent.iterdir()] == [Path(other).name]
+
+
+def test_failed_blob_write_leaves_neither_the_file_nor_a_temporary(settings, monkeypatch):
+    root = Path(settings.STORAGES["default"]["OPTIONS"]["location"])
+    blob_store(original_name("aa" * 32, "JPEG"), b"makes the shard folder")
+
+    real_fdopen = storage.os.fdopen
+
+    class DiskFull:
+        """The temporary file, on a disk that fills up at the first write."""
+
+        def __init__(self, fd, mode):
+            self.file = real_fdopen(fd, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.file.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(storage.os, "fdopen", DiskFull)
+    name = original_name("aa" + "02" * 31, "JPEG")
+    with pytest.raises(OSError, match="No space left"):
+        blob_store(name, b"x" * 1000)
+    assert [p.name for p in (root / name).parent.iterdir()] == ["aa" * 32 + ".jpg"]
+
+
+def _outcomes(paths: list[Path]) -> list[Outcome]:
+    return [
+        Outcome(
+            SourceResult(image_url=f"http://example.org/{path.name}", rank=rank),
+            query="q",
+            processed=process_image(path.read_bytes()),
+            data=path.read_bytes(),
+        )
+        for rank, path in enumerate(paths)
+    ]
+
+
+def test_a_failed_file_write_rolls_the_batch_rows_back(settings, monkeypatch, sample_paths):
+    """The rows go in while the files are written; they must never outlive a failed write."""
+    synset = SynsetFactory()
+    job = CollectionJob.objects.create(source="urls", wnids=[synset.wnid])
+    state = SynsetState.load(synset, cap=100)
+    real_store = storage.blob_store
+
+    def failing_store(name: str, data: bytes) -> str:
+        if name.startswith("thumbnails/"):
+            raise OSError(errno.EIO, "Input/output error")
+        return real_store(name, data)
+
+    monkeypatch.setattr(storage, "blob_store", failing_store)
+    with ThreadPoolExecutor(2) as writer, pytest.raises(OSError, match="Input/output"):
+        candidates_store_batch(
+            job=job, state=state, outcomes=_outcomes(sample_paths[:4]),
+            global_index=GlobalHashIndex.for_process(), writer=writer,
+        )  # fmt: skip
+    assert not Candidate.objects.filter(synset=synset).exists()
+    assert len(state.index) == 0
+
+
+def test_batch_links_near_duplicates_to_stored_and_to_earlier_batch_photos(
+    settings, sample_paths, tmp_path
+):
+    """Looked up for the whole batch at once, a photo near one stored before the batch links to
+    it; one near a photo stored earlier in the same batch links to that one."""
+    synset = SynsetFactory()
+    job = CollectionJob.objects.create(source="urls", wnids=[synset.wnid])
+    first, second = sample_paths[0], sample_paths[1]
+    stored_before = candidates_store_batch(
+        job=job, state=(state := SynsetState.load(synset, cap=100)), outcomes=_outcomes([first]),
+        global_index=GlobalHashIndex.for_process(),
+    )  # fmt: skip
+    assert stored_before["stored"] == 1
+    copies = []
+    for path in (first, second):
+        image = Image.open(path).convert("RGB")
+        copy = tmp_path / f"smaller-{path.name}"
+        image.resize((image.width * 3 // 4, image.height * 3 // 4)).save(copy, "JPEG", quality=60)
+        copies.append(copy)
+    counts = candidates_store_batch(
+        job=job, state=state, outcomes=_outcomes([copies[0], second, copies[1]]),
+        global_index=GlobalHashIndex.for_process(),
+    )  # fmt: skip
+    assert counts["stored"] == 1 and counts["near_duplicate"] == 2
+    rows = {c.image_url.rsplit("/", 1)[1]: c for c in Candidate.objects.filter(synset=synset)}
+    original, batch_original = rows[first.name], rows[second.name]
+    assert rows[copies[0].name].duplicate_of_id == original.pk
+    assert rows[copies[1].name].duplicate_of_id == batch_original.pk
+    assert state.index.nearest(batch_original.phash, 0) == [(batch_original.pk, 0)]

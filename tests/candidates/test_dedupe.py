@@ -290,3 +290,50 @@ def test_real_photo_reencoded_at_another_size_is_found_in_batch(
     assert found == {("item10", "item3"), ("item11", "item7")}
     by_key = {d.key: d for d in duplicates}
     assert by_key["item11"].distance == 0
+
+
+@pytest.mark.parametrize("int_keys", [False, True])
+@pytest.mark.parametrize(
+    ("scan_limit", "cells"), [(10**9, 4_000_000), (10**9, 5_000), (1_000, 4_000_000)]
+)
+def test_nearest_many_answers_as_nearest_does_query_by_query(
+    int_keys: bool, scan_limit: int, cells: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whether it scans (in one pass or in several steps) or asks the tables query by query:
+    the same pairs in the same order, dead and replaced slots left out, ties oldest first."""
+    monkeypatch.setattr(dedupe, "SCAN_MANY_LIMIT", scan_limit)
+    monkeypatch.setattr(dedupe, "_SCAN_MANY_CELLS", cells)
+    hashes = clustered_hashes(6_000, seed=5)
+    hashes[10] = hashes[11] = hashes[12]  # equal distances to any query: insertion order
+    keys = np.arange(6_000, dtype=np.int64) if int_keys else list(range(6_000))
+    index = HashIndex.from_pairs(keys, hashes)
+    for key in range(0, 6_000, 97):
+        index.remove(key)
+    if not int_keys:
+        index.add(11, flip_bits(hashes[11], 3))  # replaced: its old slot is dead
+    assert index._tables is not None
+    rng = np.random.default_rng(6)
+    queries = [hashes[12], phash_to_signed(hashes[40]), *edge_queries(hashes, rng, 4)[:60]]
+    for max_distance in (0, 4, 9, -1):
+        assert index.nearest_many(queries, max_distance) == [
+            index.nearest(q, max_distance) for q in queries
+        ]
+    assert index.nearest_many([], 4) == []
+    assert HashIndex().nearest_many([1, 2], 4) == [[], []]
+
+
+def test_add_new_many_stores_as_single_adds_do() -> None:
+    hashes = random_hashes(300, seed=9).tolist()
+    one_by_one, at_once = HashIndex(), HashIndex()
+    compact = HashIndex.from_pairs(np.array([-1], dtype=np.int64), [0])
+    for key, value in enumerate(hashes):
+        one_by_one.add(key, value, new=True)
+    at_once.add_new_many(list(range(300)), hashes)
+    compact.add_new_many(np.arange(300, dtype=np.int64), [phash_to_signed(h) for h in hashes])
+    for query in hashes[:40]:
+        expected = one_by_one.nearest(query, 6)
+        assert at_once.nearest(query, 6) == expected
+        assert compact.nearest(query, 6) == expected
+    assert len(at_once) == 300
+    with pytest.raises(ValueError, match="keys but"):
+        at_once.add_new_many([1, 2], [3])
