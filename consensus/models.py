@@ -24,6 +24,9 @@ class MixtureState(models.Model):
     honest = models.JSONField(default=list)  # … and each one's responsibility of being honest
     honest_share = models.FloatField()
     cold_votes = models.PositiveIntegerField()  # votes counted by the last cold fit
+    # The model the last cold fit chose by held-out likelihood ("workers" or "exchangeable"):
+    # a resumed fit keeps the workers model without weighing the other again.
+    model = models.CharField(max_length=16, default="workers")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

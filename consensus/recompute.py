@@ -252,11 +252,15 @@ def _calibrated(
     # cold fit of sparse votes tries two starts and keeps the likelier; it is cheap there).
     dense = n_votes >= DENSE_VOTES_PER_ITEM * int(np.count_nonzero(voted))
     resume = mixture is not None and dense and n_votes < RESUME_GROWTH * mixture.cold_votes
+    # A resumed fit keeps the workers model the last cold fit chose (weighing the exchangeable
+    # model again costs a second fit); an exchangeable choice is weighed again every time.
+    keep_workers = resume and mixture.model == "workers"
     result = decide_synset(
         matrix, rule=rule, gold=gold or None, seed_rows=rows[full_seed],
         init_posterior=_last_posterior(synset, matrix, rows) if resume else None,
         resume=MixtureStart(dict(zip(mixture.workers, mixture.honest, strict=True)),
                             mixture.honest_share) if resume else None,
+        choose_model=not keep_workers,
     )  # fmt: skip
     kept = None
     if result.mixture is not None:
@@ -266,6 +270,7 @@ def _calibrated(
             honest=[round(result.mixture.honest[worker], 6) for worker in workers],
             honest_share=result.mixture.honest_share,
             cold_votes=mixture.cold_votes if resume else n_votes,
+            model=mixture.model if keep_workers else result.model,
         )
     posterior = np.where(voted, result.posterior[rows, 1], np.nan)
     codes = np.where(voted, result.codes[rows], _NO_CODE)
@@ -409,6 +414,7 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
                     "honest": kept.honest,
                     "honest_share": kept.honest_share,
                     "cold_votes": kept.cold_votes,
+                    "model": kept.model,
                 },
             )
     return RecomputeSummary(

@@ -21,6 +21,7 @@ class Migration(migrations.Migration):
                 ('honest', models.JSONField(default=list)),
                 ('honest_share', models.FloatField()),
                 ('cold_votes', models.PositiveIntegerField()),
+                ('model', models.CharField(default='workers', max_length=16)),
                 ('updated_at', models.DateTimeField(auto_now=True)),
             ],
         ),

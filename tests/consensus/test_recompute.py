@@ -203,6 +203,10 @@ def test_real_worker_recomputes_after_submissions(celery_worker_process):
 
 @pytest.mark.django_db
 def test_a_recompute_resumes_the_last_fit_until_the_synset_has_grown_a_tenth():
+    from unittest import mock
+
+    from consensus import recompute as recompute_module
+    from consensus.engine.dynamic import decide_synset
     from consensus.models import MixtureState
     from consensus.recompute import RESUME_GROWTH
 
@@ -226,14 +230,22 @@ def test_a_recompute_resumes_the_last_fit_until_the_synset_has_grown_a_tenth():
     _label_until_done(project, workers[6:], truth, rounds=1, recompute=False)
     votes = Vote.objects.filter(item__project=project).count()
     assert first.votes < votes < RESUME_GROWTH * first.votes
-    resumed = synset_recompute_consensus(project_synset_id=project_synset.pk)
+    with mock.patch.object(recompute_module, "decide_synset", wraps=decide_synset) as decide:
+        resumed = synset_recompute_consensus(project_synset_id=project_synset.pk)
     state.refresh_from_db()
     assert state.cold_votes == first.votes and workers[6].pk in state.workers
+    # It resumed from the kept mixture and kept the workers model the cold fit chose.
+    assert state.model == "workers"
+    assert decide.call_args.kwargs["resume"].honest_share == pytest.approx(state.honest_share)
+    assert decide.call_args.kwargs["choose_model"] is False
     decided = dict(Item.objects.filter(project=project).values_list("pk", "state"))
 
     # A cold fit of the same votes decides every image the same way.
     MixtureState.objects.filter(project_synset=project_synset).delete()
-    cold = synset_recompute_consensus(project_synset_id=project_synset.pk)
+    with mock.patch.object(recompute_module, "decide_synset", wraps=decide_synset) as decide:
+        cold = synset_recompute_consensus(project_synset_id=project_synset.pk)
+    assert decide.call_args.kwargs["resume"] is None
+    assert decide.call_args.kwargs["choose_model"] is True
     assert cold.changed == 0
     assert dict(Item.objects.filter(project=project).values_list("pk", "state")) == decided
     assert (cold.accepted, cold.rejected) == (resumed.accepted, resumed.rejected)
