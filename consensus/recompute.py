@@ -374,7 +374,12 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
         project = project_synset.project
         synset = _read(project.pk, project_synset.synset_id)
         table = _seed_table(project, synset)
-        mixture = MixtureState.objects.filter(project_synset_id=project_synset_id).first()
+        # Only the worker model resumes a fit (the ImageNet table has none to resume).
+        mixture = (
+            MixtureState.objects.filter(project_synset_id=project_synset_id).first()
+            if project.consensus_method == Project.ConsensusMethod.WORKER_EM
+            else None
+        )
         state, posterior, needed, difficulty, calibration, kept = _decide(
             project, synset, table, mixture
         )
@@ -407,16 +412,13 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
             updated_at=timezone.now(),
         )
         if kept is not None:
-            MixtureState.objects.update_or_create(
-                project_synset_id=project_synset_id,
-                defaults={
-                    "workers": kept.workers,
-                    "honest": kept.honest,
-                    "honest_share": kept.honest_share,
-                    "cold_votes": kept.cold_votes,
-                    "model": kept.model,
-                },
-            )
+            # One upsert statement (the row is the synset's, and this recompute holds its lock).
+            kept.project_synset_id = project_synset_id
+            MixtureState.objects.bulk_create(
+                [kept], update_conflicts=True, unique_fields=["project_synset"],
+                update_fields=["workers", "honest", "honest_share", "cold_votes", "model",
+                               "updated_at"],
+            )  # fmt: skip
     return RecomputeSummary(
         project_synset_id=project_synset_id,
         method=project.consensus_method,
