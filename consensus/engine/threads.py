@@ -3,9 +3,9 @@
 The engine's linear algebra is small (a 5-parameter L-BFGS-B fit, 2 × 2 confusion rows), and
 OpenBLAS's worker threads only add synchronisation to it: on two cores shared with the web
 workers, PostgreSQL and the load of a busy project, each of scipy's BLAS calls waited for a
-descheduled helper thread. Measured on a loaded 2-core machine (10,000 images × 10 votes):
-fitting the Beta-binomial ceiling took 35–130 ms with OpenBLAS's default threads and 9–10 ms with
-one; a whole ``decide_synset`` 0.56 s (0.44 s of CPU) against 0.32 s (0.27 s of CPU).
+descheduled helper thread. benchmarks/consensus_recompute.py with two busy loops on the cores
+(10,000 images × 10 votes): ``decide_synset`` 0.32–0.47 s with OpenBLAS's own threads
+(``--blas-threads default``), 0.28 s with one.
 """
 
 from __future__ import annotations
