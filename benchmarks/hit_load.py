@@ -1,11 +1,11 @@
-"""Open-loop load on the worker API with the grid page's traffic — submit, stats, prefetch —
+"""Open-loop load on the worker API with the grid page's traffic — submit, then prefetch —
 against gunicorn + PostgreSQL with a Celery worker recomputing consensus alongside; finds the
 knee: the highest rate with p99 < 200 ms and no errors (issues 16 and 18).
 
 Usage: pip install -e '.[bench]'  (httpx)
        .venv/bin/python benchmarks/hit_load.py [--images 100k] [--start 5] [--factor 1.5]
            [--max-rate 200] [--step-duration 20] [--think 10] [--pin auto|yes|no]
-           [--rates 20,40] [--gunicorn-workers 4] [--threads 4] [--no-stats]
+           [--rates 20,40] [--gunicorn-workers 4] [--threads 4] [--stats]
 
 A scratch database is migrated and filled in SQL (``scheduler_scale.generate``: synsets of
 1,008 or 10,008 images, 20 gold per synset, a third decided on 3 votes, past votes by the
@@ -15,9 +15,11 @@ default) runs the recomputes the submissions enqueue.
 
 Each annotator behaves like the grid page: with HIT N on screen and N+1 prefetched, they look
 for ``--think`` seconds (exponentially distributed), submit N, then — as the page does once the
-submission is saved — ask for their stats and prefetch N+2 (``exclude=[N+1]``). The load is open
+submission is saved — prefetch N+2 (``exclude=[N+1]``). The submission's answer carries the
+worker's totals the page shows; ``--stats`` adds the ``GET /api/me/stats/`` the page sent after
+each HIT before it did, as a baseline (session, user and one statement). The load is open
 loop: submissions are sent on a fixed schedule at the stage's rate, whatever the server's
-latency, by whichever annotator has finished looking; the stats and prefetch requests follow
+latency, by whichever annotator has finished looking; the prefetch (and stats) requests follow
 each saved submission. Latency of a submission is measured from its scheduled time (queueing
 in the client counts), the others from their send. Before each stage enough annotators are
 brought to the "HIT on screen + one prefetched" state (rate × think, not measured).
@@ -319,7 +321,7 @@ async def run_load(args, slug: str, sessions, cpu: ServerCpu | None = None) -> l
     async with httpx.AsyncClient(
         base_url=f"http://127.0.0.1:{PORT}", limits=limits, timeout=httpx.Timeout(30.0)
     ) as client:
-        page = Page(client, slug, sessions, args.think, not args.no_stats)
+        page = Page(client, slug, sessions, args.think, args.stats)
         if args.rates:
             plan = [float(r) for r in args.rates.split(",") if r]
         else:
@@ -357,8 +359,10 @@ async def run_load(args, slug: str, sessions, cpu: ServerCpu | None = None) -> l
                 f" p99 {row['submit'][1]:.0f} ms err {row['submit'][2]} "
                 f"{row['submit'][4]}, not ready {row['submit'][3]}; next p50 "
                 f"{row['next'][0]:.0f} p99 {row['next'][1]:.0f} ms err {row['next'][2]} "
-                f"{row['next'][4]}; stats p50 {row['stats'][0]:.0f} p99 {row['stats'][1]:.0f} ms "
-                f"err {row['stats'][2]}; client late p99 {row['lag_p99']:.0f} max "
+                f"{row['next'][4]}; "
+                + (f"stats p50 {row['stats'][0]:.0f} p99 {row['stats'][1]:.0f} ms "
+                   f"err {row['stats'][2]}; " if args.stats else "")
+                + f"client late p99 {row['lag_p99']:.0f} max "
                 f"{row['lag_max']:.0f} ms; load {row['load'][0]:.1f}→{row['load'][1]:.1f}; "
                 f"server CPU {row['cpu_ms']:.0f} ms per HIT cycle ("
                 + ", ".join(f"{k} {v:.0f}" for k, v in row["cpu_split"].items()) + ")",
@@ -408,7 +412,8 @@ def main() -> None:
     parser.add_argument("--pin", choices=("auto", "yes", "no"), default="auto")
     parser.add_argument("--gunicorn-workers", type=int, default=4)
     parser.add_argument("--threads", type=int, default=4)
-    parser.add_argument("--no-stats", action="store_true", help="leave out the stats request")
+    parser.add_argument("--stats", action="store_true",
+                        help="also GET /api/me/stats/ after each submission (a baseline)")
     parser.add_argument("--no-worker", action="store_true", help="no Celery worker")
     args = parser.parse_args()
     header(f"worker API under the grid page's traffic (hit_load, {args.images} images)")
@@ -525,7 +530,7 @@ def _print_table(rows: list[dict], args) -> None:
     print(
         f"knee (highest rate with p99 < {P99_TARGET_MS:.0f} ms and no errors): "
         + (f"{max(passing):.1f} submissions/s + as many next-HIT/s"
-           + ("" if args.no_stats else " + as many stats/s") if passing else "none")
+           + (" + as many stats/s" if args.stats else "") if passing else "none")
         + "; target 100 + 100 /s"
     )  # fmt: skip
     costs = sorted(r["cpu_ms"] for r in rows if r["cpu_ms"] == r["cpu_ms"])
@@ -533,7 +538,8 @@ def _print_table(rows: list[dict], args) -> None:
         median = costs[len(costs) // 2]
         cores = os.cpu_count() or 1
         print(
-            f"server CPU per HIT cycle (submit + stats + next-HIT; gunicorn + Celery + "
+            f"server CPU per HIT cycle (submit + next-HIT{' + stats' if args.stats else ''}; "
+            "gunicorn + Celery + "
             f"PostgreSQL backends): median {median:.0f} ms, so {cores} dedicated cores would "
             f"serve about {cores * 1000 / median:.0f} cycles/s before CPU runs out (an upper "
             "bound: queueing makes p99 pass 200 ms earlier)"

@@ -154,6 +154,12 @@ class AssignmentSubmitApi(WorkerApi):
         counted = serializers.BooleanField()
         flags = serializers.ListField(child=serializers.CharField())
         blocked = serializers.BooleanField()
+        hits_submitted = serializers.IntegerField(
+            help_text="The worker's HITs submitted over every project, this one included."
+        )
+        earnings_cents = serializers.IntegerField(
+            help_text="The worker's earnings over every project, this HIT included."
+        )
 
     @extend_schema(request=InputSerializer, responses={200: OutputSerializer})
     def post(self, request, assignment_id: int):

@@ -8,7 +8,8 @@ from dataclasses import asdict, dataclass, field
 
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import Count, IntegerField, OuterRef, Subquery, Sum
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from labeling.leases import assignment_submitted
@@ -38,7 +39,8 @@ class NotALabeler(SubmissionError):
 
 @dataclass(frozen=True)
 class SubmitResult:
-    """What the worker sees after a submission; stored on the assignment and replayed as is."""
+    """What the worker sees after a submission; stored on the assignment and replayed as is,
+    except the worker's running totals, which are read afresh on a replay."""
 
     assignment_id: int
     votes_recorded: int
@@ -46,9 +48,33 @@ class SubmitResult:
     counted: bool
     flags: list[str] = field(default_factory=list)
     blocked: bool = False
+    # The worker's HITs submitted and earnings over every project, this one included: the
+    # grid page shows them after each HIT without asking for its stats again.
+    hits_submitted: int = 0
+    earnings_cents: int = 0
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def stored(self) -> dict:
+        return {k: v for k, v in self.as_dict().items() if k not in _TOTALS}
+
+
+_TOTALS = ("hits_submitted", "earnings_cents")
+
+
+def _other_submitted(worker: AbstractBaseUser, *, aggregate) -> Subquery:
+    """One total over the worker's submitted assignments other than the outer one, as a scalar
+    subquery of the statement that locks the outer one (index ``assignment_by_worker_status``)."""
+    rows = (
+        Assignment.objects.filter(worker=worker, status=Assignment.Status.SUBMITTED)
+        .exclude(pk=OuterRef("pk"))
+        .order_by()
+        .values("worker")
+        .annotate(total=aggregate)
+        .values("total")
+    )
+    return Coalesce(Subquery(rows, output_field=IntegerField()), 0)
 
 
 @transaction.atomic
@@ -81,7 +107,9 @@ def assignment_submit(
                 ProjectSynset.objects.filter(
                     project_id=OuterRef("project_id"), synset_id=OuterRef("synset_id")
                 ).values("pk")[:1]
-            )
+            ),
+            worker_hits_before=_other_submitted(worker, aggregate=Count("pk")),
+            worker_cents_before=_other_submitted(worker, aggregate=Sum("reward_cents")),
         )
     )
     if labeler_check:
@@ -98,7 +126,7 @@ def assignment_submit(
         stored = assignment.result or {}
         if stored.get("_answers") != answers:
             raise AlreadySubmittedDifferently("this assignment was already submitted")
-        return _result_from_stored(stored)
+        return _result_from_stored(stored, assignment)
     if not assignment.project.active:
         raise ProjectClosed("this project was closed; its images take no more votes")
 
@@ -143,13 +171,16 @@ def assignment_submit(
         project_synset_id=assignment.project_synset_id,
     )
 
+    reward_cents = project.reward_cents_per_hit if counted else 0
     result = SubmitResult(
         assignment_id=assignment.pk,
         votes_recorded=len(entries),
-        reward_cents=project.reward_cents_per_hit if counted else 0,
+        reward_cents=reward_cents,
         counted=counted and not tally.newly_blocked,
         flags=tally.flags,
         blocked=tally.blocked,
+        hits_submitted=assignment.worker_hits_before + 1,
+        earnings_cents=assignment.worker_cents_before + reward_cents,
     )
     assignment_submitted(
         assignment,
@@ -157,10 +188,15 @@ def assignment_submit(
         duration_ms=duration_ms,
         reward_cents=result.reward_cents,
         # Votes on images that no longer needed them (a late submission) are kept, and said so.
-        result={**result.as_dict(), "_answers": answers, "_extra_votes": tally.extra_votes},
+        result={**result.stored(), "_answers": answers, "_extra_votes": tally.extra_votes},
     )
     return result
 
 
-def _result_from_stored(stored: dict) -> SubmitResult:
-    return SubmitResult(**{k: v for k, v in stored.items() if not k.startswith("_")})
+def _result_from_stored(stored: dict, assignment: Assignment) -> SubmitResult:
+    kept = {k: v for k, v in stored.items() if not k.startswith("_") and k not in _TOTALS}
+    return SubmitResult(
+        **kept,
+        hits_submitted=assignment.worker_hits_before + 1,
+        earnings_cents=assignment.worker_cents_before + assignment.reward_cents,
+    )

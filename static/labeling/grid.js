@@ -140,13 +140,15 @@
     return prefetching;
   }
 
+  function showTotals(totals) {
+    el("stat-hits").textContent = totals.hits_submitted;
+    el("stat-earnings").textContent = "$" + (totals.earnings_cents / 100).toFixed(2);
+  }
+
   async function refreshStats() {
     try {
       const response = await fetch(statsUrl, { credentials: "same-origin" });
-      if (!response.ok) return;
-      const stats = await response.json();
-      el("stat-hits").textContent = stats.hits_submitted;
-      el("stat-earnings").textContent = "$" + (stats.earnings_cents / 100).toFixed(2);
+      if (response.ok) showTotals(await response.json());
     } catch (e) { /* stats are cosmetic */ }
   }
 
@@ -159,7 +161,6 @@
       next = response.status === 200 ? await response.json() : null;
     }
     render(next);
-    refreshStats();
     prefetch();
   }
 
@@ -204,6 +205,9 @@
       if (response.ok) {
         const result = await response.json();
         setStatus("Saved " + result.votes_recorded + (result.votes_recorded === 1 ? " answer." : " answers."));
+        // A HIT's submission carries the worker's new totals (no stats request per HIT); an
+        // audit batch's does not, and its page asks for the audit's progress instead.
+        if ("hits_submitted" in result) showTotals(result); else refreshStats();
         if (result.blocked) {
           // No more HITs for a paused account: give the prefetched one back at once.
           if (prefetching) await prefetching;
@@ -212,7 +216,6 @@
           el("empty-nothing").hidden = true;
           el("empty-blocked").hidden = false;
           render(null);
-          refreshStats();
         } else {
           await advance();
         }

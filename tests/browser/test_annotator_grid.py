@@ -110,12 +110,15 @@ def test_five_consecutive_hits_by_keyboard_with_prefetch_all_saved(live_server):
     worker = annotator_create(username="five", password="pw-five-123")
     submits: list[int] = []
     nexts: list[dict] = []
+    stats_requests: list[str] = []
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1000, "height": 800})
 
         def seen(response) -> None:
+            if "/api/me/stats/" in response.url:
+                stats_requests.append(response.url)
             if response.request.method != "POST":
                 return
             if response.url.endswith("/submit/"):
@@ -145,6 +148,8 @@ def test_five_consecutive_hits_by_keyboard_with_prefetch_all_saved(live_server):
 
     assert submits == [200] * 5
     assert any(body.get("exclude") for body in nexts)  # prefetch was on
+    # The totals shown after each HIT come with its submission: no stats request per HIT.
+    assert stats_requests == []
     assert len(shown) == len(set(shown))  # gold included: nothing shown twice
     assert Assignment.objects.filter(worker=worker, status="submitted").count() == 5
 

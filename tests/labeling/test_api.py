@@ -395,6 +395,38 @@ def test_my_stats_count_every_project_and_only_counted_votes(api_client, annotat
 
 
 @pytest.mark.django_db
+def test_a_submission_carries_the_workers_new_totals_as_the_stats_give_them(
+    api_client, annotator
+):
+    # Given a worker with one HIT submitted in a project paying 5 cents
+    first = project_make(images=12, gold=3, images_per_hit=4, gold_per_hit=1, name="first")
+    second = project_make(
+        images=12, gold=2, images_per_hit=4, gold_per_hit=1, name="second", reward_cents_per_hit=7
+    )
+    api_client.force_authenticate(annotator)
+    _hit_submitted(api_client, first, yes=1)
+
+    # When they submit a HIT of a second project paying 7 cents, then post it again
+    hit = api_client.post(reverse("api-hit-next", args=[second.slug])).json()
+    ids = [item["id"] for item in hit["items"]]
+    body = {"selected": ids[:2], "unselected": ids[2:], "duration_ms": 9000}
+    result = api_client.post(hit["submit_url"], body, format="json").json()
+    replay = api_client.post(hit["submit_url"], body, format="json").json()
+
+    # Then both answers carry the totals over every project, this HIT counted once, and they
+    # are what the stats request (which the grid page no longer sends per HIT) says
+    stats = api_client.get(reverse("api-me-stats")).json()
+    expected = (2, first.reward_cents_per_hit + 7)
+    for answer in (result, replay, stats):
+        assert (answer["hits_submitted"], answer["earnings_cents"]) == expected
+    # and the stored result keeps no totals: a later replay reads them afresh
+    _hit_submitted(api_client, first, yes=0)
+    later = api_client.post(hit["submit_url"], body, format="json").json()
+    assert later["hits_submitted"] == 3
+    assert "hits_submitted" not in Assignment.objects.get(pk=hit["id"]).result
+
+
+@pytest.mark.django_db
 def test_stats_of_a_worker_without_any_hit_are_zero(api_client, annotator):
     api_client.force_authenticate(annotator)
 
