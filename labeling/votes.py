@@ -17,8 +17,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from django.db import IntegrityError, transaction
-from django.db.models import Case, F, Value, When
+from django.db import IntegrityError, connection, transaction
+from django.db.models import F
 from django.db.models.functions import Greatest
 
 from config.errors import CodedError
@@ -110,22 +110,45 @@ def leases_return(item_ids: Iterable[int]) -> None:
 
 def _counters_add(*, ids: set[int], yes_ids: set[int], needing: set[int], leased: set[int]) -> None:
     """One UPDATE for a HIT's images ``ids`` (locked): a yes on ``yes_ids`` and a no on the rest,
-    one vote less needed on ``needing``, one lease returned on ``leased`` (all subsets of ids)."""
+    one vote less needed on ``needing``, one lease returned on ``leased`` (all subsets of ids).
+
+    Written out rather than as the ORM's ``Case(When(pk__in=…))`` expressions: on every HIT
+    submission compiling those took a tenth of the web process's CPU (issue 16). Only integer
+    keys are interpolated, as parameters; the statement runs on PostgreSQL and SQLite."""
     if not ids:
         return
+    params: list[int] = []
 
-    def one_if(members: set[int]) -> Case:
-        return Case(When(pk__in=sorted(members), then=Value(1)), default=Value(0))
+    def one_if(members: set[int]) -> str:
+        """SQL for "1 when the row's key is in ``members``, else 0" (its keys added to params)."""
+        if not members:
+            return "0"
+        params.extend(sorted(members))
+        return f"(CASE WHEN id IN ({', '.join(['%s'] * len(members))}) THEN 1 ELSE 0 END)"
 
-    fields = {
-        "yes_votes": F("yes_votes") + one_if(yes_ids),
-        "no_votes": F("no_votes") + one_if(ids - yes_ids),
-    }
+    columns = [
+        f"yes_votes = yes_votes + {one_if(yes_ids)}",
+        f"no_votes = no_votes + {one_if(ids - yes_ids)}",
+    ]
     if needing:
-        fields["votes_needed"] = F("votes_needed") - one_if(needing)
+        columns.append(f"votes_needed = votes_needed - {one_if(needing)}")
     if leased:
-        fields["active_leases"] = Greatest(F("active_leases") - one_if(leased), 0)
-    Item.objects.filter(pk__in=sorted(ids)).update(**fields)
+        # Never below zero (GREATEST on PostgreSQL, MAX on SQLite: a CASE says it on both).
+        returned = one_if(leased)
+        columns.append(
+            f"active_leases = CASE WHEN active_leases >= {returned} "
+            f"THEN active_leases - {returned} ELSE 0 END"
+        )
+        params.extend(sorted(leased))  # ``returned`` appears twice
+    keys = sorted(ids)
+    params.extend(keys)
+    table = connection.ops.quote_name(Item._meta.db_table)
+    statement = (
+        f"UPDATE {table} SET {', '.join(columns)} "  # noqa: S608 - integers are parameters
+        f"WHERE id IN ({', '.join(['%s'] * len(keys))})"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(statement, params)
 
 
 @dataclass(frozen=True)
