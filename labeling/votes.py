@@ -25,6 +25,7 @@ from config.errors import CodedError
 
 from .models import Assignment, Item, Project, Vote, WorkerProfile
 from .quality import flags_record, gold_score
+from .rows import rows_insert
 from .signals import synset_votes_changed_on_commit
 
 
@@ -83,17 +84,14 @@ def votes_store(*, assignment: Assignment, labels: dict[int, bool], status: str)
     round trips on every submission) is set for a rollback nobody continues after."""
     try:
         with transaction.atomic(savepoint=False):
-            Vote.objects.bulk_create(
+            rows_insert(
+                Vote,
+                ("item", "worker", "assignment", "label", "status"),
                 [
-                    Vote(
-                        item_id=pk,
-                        worker_id=assignment.worker_id,
-                        assignment=assignment,
-                        label=label,
-                        status=status,
-                    )
+                    (pk, assignment.worker_id, assignment.pk, label, status)
                     for pk, label in sorted(labels.items())
-                ]
+                ],
+                now=("created_at",),
             )
     except IntegrityError:
         raise InvalidItems(

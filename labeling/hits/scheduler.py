@@ -35,6 +35,7 @@ from labeling.leases import (
 from labeling.locks import item_keys_lock
 from labeling.models import Assignment, AssignmentItem, Item, Project
 from labeling.quality import worker_profile_get
+from labeling.rows import rows_insert
 
 # Synsets tried per request when the first ones have nothing left for this worker (all their
 # open images locked by others or already seen by W).
@@ -277,17 +278,13 @@ def _assignment_create(
     random.SystemRandom().shuffle(entries)
     candidates = {**item_ids, **gold}
     assignment.grid_rows = [(pk, candidates[pk]) for pk, _ in entries]
-    AssignmentItem.objects.bulk_create(
+    rows_insert(
+        AssignmentItem,
+        ("assignment", "worker", "item", "position", "is_gold"),
         [
-            AssignmentItem(
-                assignment=assignment,
-                worker=worker,
-                item_id=pk,
-                position=position,
-                is_gold=is_gold,
-            )  # fmt: skip
+            (assignment.pk, worker.pk, pk, position, is_gold)
             for position, (pk, is_gold) in enumerate(entries)
-        ]
+        ],
     )
     return assignment
 
