@@ -22,6 +22,16 @@ def test_scheduler_scale_runs_on_a_tiny_size():
     assert "target: next-HIT p99 < 30 ms at 10 M images" in out
 
 
+def test_hit_cycle_cpu_runs_on_a_tiny_size():
+    out = run("hit_cycle_cpu.py", "--images", "tiny", "--cycles", "5", "--workers", "8")
+    assert "== web-process CPU per HIT cycle (hit_cycle_cpu, tiny images)" in out
+    assert re.search(r"submit: median CPU [\d.]+ ms per request", out), out
+    assert re.search(r"next: median CPU [\d.]+ ms per request", out), out
+    assert "baseline, one worker API request's floor (GET /api/me/stats/)" in out
+    assert re.search(r"Python function calls per HIT cycle \(cProfile, 5 more cycles\): [\d,]+",
+                     out)  # fmt: skip
+
+
 def test_hit_load_runs_on_a_tiny_size():
     # One fixed stage of 3 s at 2 submissions/s, annotators looking for 1 s on average; one
     # gunicorn worker and the Celery worker, as in a real run.
