@@ -205,9 +205,6 @@
       if (response.ok) {
         const result = await response.json();
         setStatus("Saved " + result.votes_recorded + (result.votes_recorded === 1 ? " answer." : " answers."));
-        // A HIT's submission carries the worker's new totals (no stats request per HIT); an
-        // audit batch's does not, and its page asks for the audit's progress instead.
-        if ("hits_submitted" in result) showTotals(result); else refreshStats();
         if (result.blocked) {
           // No more HITs for a paused account: give the prefetched one back at once.
           if (prefetching) await prefetching;
@@ -219,6 +216,10 @@
         } else {
           await advance();
         }
+        // Once the next grid is on screen (so a changed count means the page has moved on): a
+        // HIT's submission carries the worker's new totals (no stats request per HIT); an audit
+        // batch's does not, and its page asks for the audit's progress instead.
+        if ("hits_submitted" in result) showTotals(result); else refreshStats();
       } else {
         const reason = await refusal(response);
         if (reason) {
