@@ -12,8 +12,9 @@ grid page does: submit the HIT on screen, then prefetch the next one (``exclude`
 now on screen). Printed: CPU time per cycle and per request (medians), and the number of Python
 function calls per cycle — a count that, unlike time, does not move with the machine's load
 (counted under cProfile, in a second pass). Baseline in the same run: ``GET /api/me/stats/``,
-a request with the session, the user, the role check and one statement — what any request of
-the worker API costs before its own work. ``--profile`` prints the profile's top lines.
+the smallest request of the worker API — the session, the user, the role check, the throttle
+and DRF, then one statement (under cProfile about half of it is building that statement's
+four subqueries). ``--profile`` prints the profile's top lines.
 """
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ def run(slug: str, sessions: list[tuple[str, str]], args) -> None:
     for name, value in ms.items():
         print(f"  {name}: median CPU {value:.1f} ms per request")
     print(f"CPU per HIT cycle (median submit + median next-HIT): {ms['submit'] + ms['next']:.1f} ms"
-          f"; baseline, one worker API request's floor (GET /api/me/stats/): "
+          f"; baseline, the smallest worker API request (GET /api/me/stats/): "
           f"{ms['stats (baseline)']:.1f} ms")  # fmt: skip
     print(f"Python function calls per HIT cycle (cProfile, {min(args.cycles, 100)} more cycles): "
           f"{calls:,.0f}")  # fmt: skip

@@ -27,7 +27,7 @@ def test_hit_cycle_cpu_runs_on_a_tiny_size():
     assert "== web-process CPU per HIT cycle (hit_cycle_cpu, tiny images)" in out
     assert re.search(r"submit: median CPU [\d.]+ ms per request", out), out
     assert re.search(r"next: median CPU [\d.]+ ms per request", out), out
-    assert "baseline, one worker API request's floor (GET /api/me/stats/)" in out
+    assert "baseline, the smallest worker API request (GET /api/me/stats/)" in out
     assert re.search(r"Python function calls per HIT cycle \(cProfile, 5 more cycles\): [\d,]+",
                      out)  # fmt: skip
 
