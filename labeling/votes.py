@@ -131,13 +131,12 @@ def _counters_add(*, ids: set[int], yes_ids: set[int], needing: set[int], leased
     if needing:
         columns.append(f"votes_needed = votes_needed - {one_if(needing)}")
     if leased:
-        # Never below zero (GREATEST on PostgreSQL, MAX on SQLite: a CASE says it on both).
-        returned = one_if(leased)
+        # One lease back, never below zero (a CASE says it on PostgreSQL and SQLite alike).
+        params.extend(sorted(leased))
         columns.append(
-            f"active_leases = CASE WHEN active_leases >= {returned} "
-            f"THEN active_leases - {returned} ELSE 0 END"
+            f"active_leases = CASE WHEN id IN ({', '.join(['%s'] * len(leased))}) "
+            "AND active_leases > 0 THEN active_leases - 1 ELSE active_leases END"
         )
-        params.extend(sorted(leased))  # ``returned`` appears twice
     keys = sorted(ids)
     params.extend(keys)
     table = connection.ops.quote_name(Item._meta.db_table)
