@@ -6,7 +6,12 @@ decode + thumbnail + JPEG encode of the thumbnail, with the same number of threa
 Sizes: the 700 shared samples, and 7,000 (each photo in ten variants — the eight flips and
 rotations, and two crops — generated once into a cache folder, each under its own URL, so every
 one is a distinct image the pipeline stores). Baseline and pipeline alternate order every
-repetition. Media go to a fresh folder on a real disk (``--media``; tmpfs would hide the cost).
+repetition. Media go to a fresh folder on a real disk (``--media``; tmpfs would hide the cost),
+one per pipeline run, and none is deleted before the end: on ext4 without a journal (this
+machine's disk) a file created within a minute or more of mass deletions costs ~10× the kernel
+time (the inode allocator steps over every recently deleted inode), which a media store that
+only grows never sees, and which an earlier version of this script inflicted on its own runs by
+deleting the previous run's files.
 
 Usage: .venv/bin/python benchmarks/ingest_pipeline.py [--sizes 700 7000] [--repeats 3]
        [--threads 8] [--media DIR] [--profile]
@@ -16,6 +21,7 @@ Target (issue 16): pipeline ≥ 0.8 × baseline at 700 and at 7,000 images.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import functools
 import io
@@ -89,6 +95,25 @@ def variants_folder(samples: list[Path]) -> Path:
         with ProcessPoolExecutor() as pool:
             list(pool.map(_make_variants, missing, [out] * len(missing), chunksize=20))
     return out
+
+
+MEDIA_RUNS = itertools.count()
+
+
+@contextlib.contextmanager
+def media_folder(media_root: Path):
+    """Point Django's default storage at a new folder under ``media_root`` for one run."""
+    from django.conf import settings
+    from django.test.utils import override_settings
+
+    folder = media_root / f"run-{next(MEDIA_RUNS)}"
+    folder.mkdir()
+    default = settings.STORAGES["default"]
+    storages = {**settings.STORAGES,
+                "default": {**default, "OPTIONS": {**default.get("OPTIONS", {}),
+                                                   "location": str(folder)}}}  # fmt: skip
+    with override_settings(MEDIA_ROOT=str(folder), STORAGES=storages):
+        yield folder
 
 
 def baseline_rate(urls: list[str], threads: int) -> float:
@@ -192,10 +217,9 @@ def main() -> None:
 
                 def run_pipeline(_rep: int, urls_file: Path = url_file, out: dict = last_counts):
                     # A fresh synset per run: nothing is skipped as already seen; a fresh media
-                    # folder: every file is written.
-                    shutil.rmtree(media_root, ignore_errors=True)
-                    media_root.mkdir()
-                    rate, counts = pipeline_rate(urls_file, f"n{next(WNIDS):08d}")
+                    # folder: every file is written (and no file is deleted meanwhile).
+                    with media_folder(media_root):
+                        rate, counts = pipeline_rate(urls_file, f"n{next(WNIDS):08d}")
                     out.update(counts)
                     return rate
 
@@ -209,9 +233,8 @@ def main() -> None:
                 report(series, target="≥ 0.80")
                 print(f"last pipeline run: {last_counts}")
                 if args.profile:
-                    shutil.rmtree(media_root, ignore_errors=True)
-                    media_root.mkdir()
-                    pipeline_rate(url_file, f"n{next(WNIDS):08d}", profile=True)
+                    with media_folder(media_root):
+                        pipeline_rate(url_file, f"n{next(WNIDS):08d}", profile=True)
                 url_file.unlink()
         finally:
             server.shutdown()
