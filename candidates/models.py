@@ -116,7 +116,11 @@ class Candidate(TimeStampedModel):
         CONNECTION_ERROR = "connection_error", "connection error"
         SOURCE_ERROR = "source_error", "source error"
 
-    synset = models.ForeignKey(Synset, on_delete=models.CASCADE, related_name="candidates")
+    # Indexed by "candidate_url_once" and "candidate_by_synset_status" (synset first); no
+    # single-column index and pattern-ops twin of its own, which every stored photo paid for.
+    synset = models.ForeignKey(
+        Synset, on_delete=models.CASCADE, related_name="candidates", db_index=False
+    )
     job = models.ForeignKey(
         CollectionJob, null=True, blank=True, on_delete=models.SET_NULL, related_name="candidates"
     )

@@ -200,8 +200,14 @@ class Item(TimeStampedModel):
         REJECTED = "rejected", "rejected"
         UNDECIDED = "undecided", "undecided (vote cap reached)"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="items")
-    synset = models.ForeignKey(Synset, on_delete=models.PROTECT, related_name="+")
+    # No single-column indexes of their own (Django's default for a foreign key, with a
+    # pattern-ops twin for a text key): "item_candidate_once" leads with the project and
+    # "item_by_synset" serves the synset, and every write that moves an image's counters or
+    # state (each vote, lease and recompute) updates every index of the row.
+    project = models.ForeignKey(
+        Project, on_delete=models.CASCADE, related_name="items", db_index=False
+    )
+    synset = models.ForeignKey(Synset, on_delete=models.PROTECT, related_name="+", db_index=False)
     candidate = models.ForeignKey(
         Candidate, on_delete=models.CASCADE, related_name="labeling_items"
     )
@@ -250,6 +256,8 @@ class Item(TimeStampedModel):
             models.Index(
                 fields=["project", "synset"], condition=Q(is_gold=True), name="item_gold_by_synset"
             ),
+            # A project's synset: the consensus recompute, the gold and audit pages.
+            models.Index(fields=["project", "synset"], name="item_by_synset"),
         ]
 
     def __str__(self) -> str:
@@ -310,10 +318,16 @@ class Assignment(LeasedAssignment):
     """One HIT given to one worker: a batch of items of one synset under a lease."""
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="assignments")
+    # The worker's index is "assignment_by_worker_status"; the synset's is declared below,
+    # without the pattern-ops twin Django adds to a text key (nothing matches synsets by
+    # prefix here).
     worker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labeling_assignments"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="labeling_assignments",
+        db_index=False,
     )
-    synset = models.ForeignKey(Synset, on_delete=models.PROTECT, related_name="+")
+    synset = models.ForeignKey(Synset, on_delete=models.PROTECT, related_name="+", db_index=False)
     result = models.JSONField(
         null=True, blank=True, help_text="The submission's response, replayed on a re-post."
     )
@@ -336,6 +350,7 @@ class Assignment(LeasedAssignment):
             ),
             # Worker stats and the "already shown to W" exclusion.
             models.Index(fields=["worker", "status"], name="assignment_by_worker_status"),
+            models.Index(fields=["synset"], name="assignment_by_synset"),
         ]
 
     def __str__(self) -> str:
@@ -345,10 +360,14 @@ class Assignment(LeasedAssignment):
 class AssignmentItem(models.Model):
     """An item's place in an assignment's grid; gold items are never revealed to the worker."""
 
+    # Indexed by "assignment_item_once" (assignment first) and "assignment_item_by_item": a
+    # HIT inserts 26 of these rows, and each index costs every insert.
     assignment = models.ForeignKey(
-        Assignment, on_delete=models.CASCADE, related_name="assignment_items"
+        Assignment, on_delete=models.CASCADE, related_name="assignment_items", db_index=False
     )
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="assignment_items")
+    item = models.ForeignKey(
+        Item, on_delete=models.CASCADE, related_name="assignment_items", db_index=False
+    )
     # The assignment's worker, copied here so that "was this image ever shown to W?" is one
     # index probe (worker, item) instead of a join over the worker's whole history.
     worker = models.ForeignKey(
@@ -385,9 +404,14 @@ class Vote(models.Model):
         PENDING = "pending", "pending (crowd platform has not confirmed)"
         EXCLUDED = "excluded", "excluded (worker blocked)"
 
-    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="votes")
+    # Indexed by "vote_once_per_item_worker" (item first) and "vote_by_worker_status": a HIT
+    # inserts 26 votes, and each index costs every insert.
+    item = models.ForeignKey(Item, on_delete=models.CASCADE, related_name="votes", db_index=False)
     worker = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="labeling_votes"
+        settings.AUTH_USER_MODEL,
+        on_delete=models.CASCADE,
+        related_name="labeling_votes",
+        db_index=False,
     )
     assignment = models.ForeignKey(Assignment, on_delete=models.CASCADE, related_name="votes")
     label = models.BooleanField()
