@@ -9,12 +9,13 @@ PostgreSQL database filled as ``hit_load.py --images 100k`` fills it (10 synsets
 images), then, in this process through Django's test client (middleware, session, DRF, the views
 and their JSON; sessions and cache on Redis as in production), annotators in turn do what the
 grid page does: submit the HIT on screen, then prefetch the next one (``exclude`` = the one
-now on screen). Printed: CPU time per cycle and per request (medians), and the number of Python
+now on screen). Printed: CPU time per cycle and per request (medians), the number of Python
 function calls per cycle — a count that, unlike time, does not move with the machine's load
-(counted under cProfile, in a second pass). Baseline in the same run: ``GET /api/me/stats/``,
-the smallest request of the worker API — the session, the user, the role check, the throttle
-and DRF, then one statement (under cProfile about half of it is building that statement's
-four subqueries). ``--profile`` prints the profile's top lines.
+(counted under cProfile, in a second pass) —, and in a third pass what a cycle costs
+PostgreSQL: its server process's CPU and the WAL written. Baseline in the same run:
+``GET /api/me/stats/``, the smallest request of the worker API — the session, the user, the role
+check, the throttle and DRF, then one statement (under cProfile about half of it is building
+that statement's four subqueries). ``--profile`` prints the profile's top lines.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def run(slug: str, sessions: list[tuple[str, str]], args) -> None:
     rng = random.Random(7)
     cpu: dict[str, list[float]] = {"submit": [], "next": [], "stats (baseline)": []}
 
-    def cycle(client, measure: bool) -> None:
+    def cycle(client, measure: bool, stats: bool = True) -> None:
         on_screen, prefetched = screens[id(client)]
         ids = [item["id"] for item in on_screen["items"]]
         cut = rng.randrange(len(ids) + 1)
@@ -90,7 +91,8 @@ def run(slug: str, sessions: list[tuple[str, str]], args) -> None:
         submitted = time.process_time()
         screens[id(client)] = [prefetched, hit_next(client, [prefetched["id"]])]
         done = time.process_time()
-        assert client.get("/api/me/stats/").status_code == 200
+        if stats:
+            assert client.get("/api/me/stats/").status_code == 200
         if measure:
             cpu["submit"].append(submitted - started)
             cpu["next"].append(done - submitted)
@@ -103,6 +105,7 @@ def run(slug: str, sessions: list[tuple[str, str]], args) -> None:
     for i in range(args.cycles):
         cycle(measured[i % len(measured)], measure=True)
     calls, profile = _calls_per_cycle(measured, cycle, min(args.cycles, 100))
+    database = _database_per_cycle(measured, cycle, args.cycles)
 
     ms = {name: statistics.median(values) * 1000 for name, values in cpu.items()}
     print(f"{args.cycles} HIT cycles (submit + prefetching next-HIT), {len(measured)} annotators "
@@ -114,12 +117,42 @@ def run(slug: str, sessions: list[tuple[str, str]], args) -> None:
           f"{ms['stats (baseline)']:.1f} ms")  # fmt: skip
     print(f"Python function calls per HIT cycle (cProfile, {min(args.cycles, 100)} more cycles): "
           f"{calls:,.0f}")  # fmt: skip
+    print(f"PostgreSQL per HIT cycle ({args.cycles} more cycles): {database['cpu_ms']:.1f} ms of "
+          f"its server process's CPU, {database['wal_kib']:.1f} KiB of WAL")  # fmt: skip
     if args.profile:
         out = io.StringIO()
         stats = pstats.Stats(profile, stream=out)
         stats.sort_stats("cumulative").print_stats(r"labeling|config|rest_framework/views", 30)
         stats.sort_stats("tottime").print_stats(25)
         print(out.getvalue())
+
+
+def _database_per_cycle(clients, cycle, n: int) -> dict[str, float]:
+    """What the cycle costs PostgreSQL: CPU of the server process serving this connection (read
+    from /proc: the server runs on this machine) and the WAL it writes — the database's share,
+    which the web process's CPU does not show."""
+    import os
+
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_backend_pid()")
+        (pid,) = cursor.fetchone()
+
+    def state() -> tuple[float, int]:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_current_wal_insert_lsn() - '0/0'::pg_lsn")
+            (wal,) = cursor.fetchone()
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks = int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK"), int(wal)
+
+    cpu_before, wal_before = state()
+    for i in range(n):
+        cycle(clients[i % len(clients)], measure=False, stats=False)
+    cpu_after, wal_after = state()
+    return {"cpu_ms": (cpu_after - cpu_before) / n * 1000,
+            "wal_kib": (wal_after - wal_before) / n / 1024}  # fmt: skip
 
 
 def _calls_per_cycle(clients, cycle, n: int) -> tuple[float, cProfile.Profile]:
