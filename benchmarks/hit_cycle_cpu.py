@@ -13,9 +13,9 @@ now on screen). Printed: CPU time per cycle and per request (medians), the numbe
 function calls per cycle — a count that, unlike time, does not move with the machine's load
 (counted under cProfile, in a second pass) —, and in a third pass what a cycle costs
 PostgreSQL: its server process's CPU and the WAL written. Baseline in the same run:
-``GET /api/me/stats/``, the smallest request of the worker API — the session, the user, the role
-check, the throttle and DRF, then one statement (under cProfile about half of it is building
-that statement's four subqueries). ``--profile`` prints the profile's top lines.
+``GET /api/me/stats/``, the smallest request of the worker API — the session, the user with their
+role (one statement), the throttle and DRF, then one statement (under cProfile about half of it
+is building that statement's four subqueries). ``--profile`` prints the profile's top lines.
 """
 
 from __future__ import annotations

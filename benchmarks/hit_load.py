@@ -76,12 +76,14 @@ def seed(synsets: int, per_synset: int, workers: int) -> tuple[str, list[tuple[s
     from django.contrib.sessions.backends.db import SessionStore
     from scheduler_scale import generate
 
+    from labeling.roles import USER_BACKEND
+
     data = generate(synsets, per_synset, workers=workers)
     sessions = []
     for user in User.objects.filter(pk__in=data["workers"]).order_by("pk"):
         store = SessionStore()
         store[SESSION_KEY] = str(user.pk)
-        store[BACKEND_SESSION_KEY] = "django.contrib.auth.backends.ModelBackend"
+        store[BACKEND_SESSION_KEY] = USER_BACKEND
         store[HASH_SESSION_KEY] = user.get_session_auth_hash()
         store.create()
         # A 32-character CSRF secret sent as cookie and header (Django accepts the unmasked

@@ -106,6 +106,10 @@ MIDDLEWARE = [
 
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # ModelBackend that reads the annotator role with the user (labeling.roles).
+    "labeling.roles.AnnotatorRoleBackend",
+    # Only so that sessions opened before the line above was added stay signed in (a session
+    # names the backend that signed it in); it authenticates nobody the line above refuses.
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login rate limiting: after LOGIN_FAILURE_LIMIT failures for one username from one address,

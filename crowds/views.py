@@ -33,6 +33,7 @@ from crowds.costs import project_costs, task_costs
 from labeling.hits.submission import SubmissionError
 from labeling.models import Project
 from labeling.projects import project_can_edit
+from labeling.roles import USER_BACKEND
 
 from . import conf
 from .assignments import crowd_assignment_submit, mturk_assignment_open
@@ -296,7 +297,7 @@ def panel_entry(request, token: str):
         return render(request, "crowds/message.html", {"message": error.message},
                       status=410)  # fmt: skip
     # The participant's worker account has no password: the link is how they sign in.
-    login(request, participant.user, backend="django.contrib.auth.backends.ModelBackend")
+    login(request, participant.user, backend=USER_BACKEND)
     return redirect("crowds:panel-work", token=panel.token)
 
 

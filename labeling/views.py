@@ -33,6 +33,7 @@ from .invites import (
 from .models import Assignment, Item, Project, WorkerProfile
 from .permissions import can_label, is_worker, projects_labelable_by
 from .projects import project_can_edit
+from .roles import USER_BACKEND
 
 INSTRUCTION = (
     "Select every image that shows this, regardless of occlusion, number of objects and clutter."
@@ -154,7 +155,7 @@ def invite_signup_page(request, token: str):
             # Two sign-ups raced for the same username; the form's uniqueness check lost.
             form.add_error("username", "A user with that username already exists.")
         else:
-            login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+            login(request, user, backend=USER_BACKEND)
             return redirect("labeling:grid", slug=project.slug)
     return render(request, "labeling/invite_signup.html", {"invite": invite, "form": form})
 

@@ -32,7 +32,7 @@ HITS_EACH = 4
 def _signed_in(user) -> tuple[str, str]:
     session = SessionStore()
     session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+    session["_auth_user_backend"] = "labeling.roles.AnnotatorRoleBackend"
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     csrf = get_random_string(32)

@@ -33,7 +33,7 @@ user.is_staff = True
 user.save()
 s = SessionStore()
 s["_auth_user_id"] = str(user.pk)
-s["_auth_user_backend"] = "django.contrib.auth.backends.ModelBackend"
+s["_auth_user_backend"] = "labeling.roles.AnnotatorRoleBackend"
 s["_auth_user_hash"] = user.get_session_auth_hash()
 s.create()
 print(s.session_key)

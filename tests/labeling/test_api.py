@@ -239,7 +239,7 @@ def _savepoints(captured) -> list[str]:
 
 @pytest.mark.parametrize("images_per_hit", [6, 24])
 @pytest.mark.django_db
-def test_prefetching_next_hit_request_costs_eleven_statements_whatever_the_hit_size(
+def test_prefetching_next_hit_request_costs_ten_statements_whatever_the_hit_size(
     client, annotator, images_per_hit
 ):
     from django.db import connection
@@ -255,15 +255,16 @@ def test_prefetching_next_hit_request_costs_eleven_statements_whatever_the_hit_s
     with CaptureQueriesContext(connection) as captured:
         response = client.post(url, {"exclude": [on_screen["id"]]}, content_type="application/json")
 
-    # Then the whole request — session, user, role, the project with the worker's ownership
-    # and membership, the scheduler's seven statements — is eleven statements (thirteen
-    # before): the new HIT's grid comes back from the lease and gold statements, not from a
-    # re-read, and the synset's card (the same synset as the HIT on screen) from the cache
+    # Then the whole request — session, the user with their role, the project with the
+    # worker's ownership and membership, the scheduler's seven statements — is ten statements
+    # (eleven with the role asked apart, thirteen before): the new HIT's grid comes back from
+    # the lease and gold statements, not from a re-read, and the synset's card (the same synset
+    # as the HIT on screen) from the cache
     assert response.status_code == 200
     hit = response.json()
     assert hit["id"] != on_screen["id"]
     statements = _statements(captured)
-    assert len(statements) == 11, statements
+    assert len(statements) == 10, statements
     assert not [sql for sql in statements if '"synsets_synset"' in sql]
     assert hit["synset"] == on_screen["synset"]
     # and the grid shown is the one stored, in its order, with each image's own files
@@ -299,7 +300,7 @@ def test_the_live_hit_is_returned_again_with_the_same_grid(client, annotator):
 
 @pytest.mark.parametrize("images_per_hit", [6, 24])
 @pytest.mark.django_db
-def test_submitting_a_hit_costs_twelve_statements_with_one_update_per_table(
+def test_submitting_a_hit_costs_eleven_statements_with_one_update_per_table(
     client, annotator, django_capture_on_commit_callbacks, images_per_hit
 ):
     from django.db import connection
@@ -324,13 +325,14 @@ def test_submitting_a_hit_costs_twelve_statements_with_one_update_per_table(
 
     # Then every image's counters, leases and votes needed move in one UPDATE, the worker's
     # flags and gold score in one more, and the whole request — with flagging the synset for a
-    # recompute after the commit — is twelve statements (sixteen before, twenty before that):
+    # recompute after the commit — is eleven statements (twelve with the user's role asked
+    # apart, sixteen before, twenty before that):
     # the project check is made by the statement that locks the assignment, the HIT's images
     # are locked with their places in it, the synset's row is read with the assignment
     assert response.status_code == 200
     assert response.json()["votes_recorded"] == images_per_hit + 2
     statements = _statements(captured)
-    assert len(statements) == 12, statements
+    assert len(statements) == 11, statements
     updates = [sql.split(" SET ")[0] for sql in statements if sql.startswith("UPDATE")]
     assert sorted(updates) == sorted([
         'UPDATE "labeling_item"', 'UPDATE "labeling_workerprofile"',
@@ -439,7 +441,7 @@ def test_stats_of_a_worker_without_any_hit_are_zero(api_client, annotator):
 
 
 @pytest.mark.django_db
-def test_my_stats_cost_four_statements_whatever_the_history(client, annotator):
+def test_my_stats_cost_three_statements_whatever_the_history(client, annotator):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
@@ -462,8 +464,9 @@ def test_my_stats_cost_four_statements_whatever_the_history(client, annotator):
         counts.append(len(_statements(captured)))
         assert response.status_code == 200
 
-    # Then session, user, role and one statement for all the stats (six before)
-    assert counts == [4, 4]
+    # Then session, the user with their role, and one statement for all the stats (four with
+    # the role asked apart, six before)
+    assert counts == [3, 3]
     assert response.json()["hits_submitted"] == 3
 
 

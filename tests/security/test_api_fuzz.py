@@ -49,7 +49,7 @@ def staff_headers(db, django_user_model):
     project.owners.add(user)
     session = SessionStore()
     session.update({"_auth_user_id": str(user.pk),
-                    "_auth_user_backend": "django.contrib.auth.backends.ModelBackend",
+                    "_auth_user_backend": "labeling.roles.AnnotatorRoleBackend",
                     "_auth_user_hash": user.get_session_auth_hash()})  # fmt: skip
     session.create()
     csrf = get_random_string(32)
