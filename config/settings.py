@@ -340,10 +340,13 @@ WIKIMEDIA_API_URL = env("WIKIMEDIA_API_URL", default="https://commons.wikimedia.
 # (embedded broker) falls back to per-process local memory.
 if env("CACHE_URL", default=""):
     CACHES = {"default": env.cache("CACHE_URL")}
+    if CACHES["default"]["BACKEND"] == "django.core.cache.backends.redis.RedisCache":
+        # The same backend, one client per server instead of one per call (config.cache).
+        CACHES["default"]["BACKEND"] = "config.cache.RedisCache"
 elif CELERY_BROKER_URL.startswith(("redis://", "rediss://")):
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": CELERY_BROKER_URL,
             "KEY_PREFIX": "synsetlab-cache",
             "OPTIONS": {"socket_timeout": 1.0, "socket_connect_timeout": 1.0},

@@ -38,7 +38,7 @@ def redis_cache(settings):
     prefix = f"test-throttle-{uuid.uuid4().hex[:12]}"
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": _redis_url(),
             "KEY_PREFIX": prefix,
         }
@@ -85,7 +85,7 @@ def test_signed_in_users_are_throttled_per_user(redis_cache, low_rates, admin_us
 def test_a_cache_outage_lets_requests_through(settings, low_rates):
     settings.CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "BACKEND": "config.cache.RedisCache",
             "LOCATION": "redis://127.0.0.1:1/0",  # nothing listens on port 1
             "OPTIONS": {"socket_connect_timeout": 0.2, "socket_timeout": 0.2},
         }
@@ -114,7 +114,7 @@ def test_production_uses_redis_and_only_zero_config_uses_local_memory():
     assert explicit["BACKEND"].endswith("RedisCache")
     assert explicit["LOCATION"] == "redis://127.0.0.1:6379/3"
     from_broker = _cache_config(DEBUG="0", CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
-    assert from_broker["BACKEND"] == "django.core.cache.backends.redis.RedisCache"
+    assert from_broker["BACKEND"] == "config.cache.RedisCache"
     zero_config = _cache_config(DEBUG="1", CELERY_BROKER_URL="filesystem://")
     assert zero_config["BACKEND"] == "django.core.cache.backends.locmem.LocMemCache"
 
