@@ -521,9 +521,11 @@ def _print_table(rows: list[dict], args) -> None:
           "p99 < 200 ms, 0 err |")  # fmt: skip
     print("|---|---|---|---|---|---|---|---|")
     for r in rows:
+        # Without --stats the page's traffic has no stats request: nothing to show.
+        stats = f"{r['stats'][0]:.0f} / {r['stats'][1]:.0f}" if args.stats else "—"
         print(
             f"| {r['rate']:.1f} | {r['next'][0]:.0f} / {r['next'][1]:.0f} | {r['submit'][0]:.0f} / "
-            f"{r['submit'][1]:.0f} | {r['stats'][0]:.0f} / {r['stats'][1]:.0f} | {r['next'][2]}, "
+            f"{r['submit'][1]:.0f} | {stats} | {r['next'][2]}, "
             f"{r['submit'][2]}, {r['stats'][2]} | {r['lag_p99']:.0f} / {r['lag_max']:.0f} | "
             f"{r['cpu_ms']:.0f} | {'yes' if r['ok'] else 'no'} |"
         )
