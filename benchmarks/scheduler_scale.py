@@ -188,6 +188,28 @@ def generate(synsets: int, per_synset: int, *, workers: int = WORKERS) -> dict:
     return {"project": project, "workers": worker_ids}
 
 
+def row_sizes() -> None:
+    """Bytes per row of the tables that grow with the project: heap and indexes apart (after
+    VACUUM ANALYZE, so the row counts are PostgreSQL's own; indexes as built in bulk here, which
+    packs them tighter than inserts one by one do)."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT c.relname, c.reltuples, pg_relation_size(c.oid), pg_indexes_size(c.oid),"
+            " (SELECT count(*) FROM pg_index i WHERE i.indrelid = c.oid)"
+            " FROM pg_class c WHERE c.relname = ANY(%s) ORDER BY c.relname",
+            [list(LOAD_TABLES)],
+        )
+        parts = [
+            f"{name.removeprefix('labeling_')} {(heap + indexes) / rows:.0f} B "
+            f"({heap / rows:.0f} heap, {indexes / rows:.0f} in {count} indexes)"
+            for name, rows, heap, indexes, count in cursor.fetchall()
+            if rows > 0
+        ]
+    print("bytes per row: " + "; ".join(parts), flush=True)
+
+
 def explain(project, worker_id: int) -> None:
     """EXPLAIN ANALYZE of the scheduler's statements for one worker with history, rolled back."""
     from django.contrib.auth.models import User
@@ -300,6 +322,7 @@ def main() -> None:
             connections["default"].settings_dict["NAME"] = url.rsplit("/", 1)[1]
             print(f"-- {label}", flush=True)
             data = generate(synsets, per_synset)
+            row_sizes()
             explain(data["project"], data["workers"][0])
             profiler = cProfile.Profile() if args.profile else None
             with watched():
