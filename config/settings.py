@@ -109,7 +109,9 @@ AUTHENTICATION_BACKENDS = [
     # ModelBackend that reads the annotator role with the user (labeling.roles).
     "labeling.roles.AnnotatorRoleBackend",
     # Only so that sessions opened before the line above was added stay signed in (a session
-    # names the backend that signed it in); it authenticates nobody the line above refuses.
+    # names the backend that signed it in); it authenticates nobody the line above refuses,
+    # though a refused password is checked twice while it is listed. Remove it once those
+    # sessions have expired (SESSION_COOKIE_AGE).
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login rate limiting: after LOGIN_FAILURE_LIMIT failures for one username from one address,
