@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 from django.contrib.auth import get_user_model
@@ -30,24 +31,29 @@ def is_annotator(user) -> bool:
     return memo
 
 
+@functools.cache
+def _annotator_role_sql() -> str:
+    """``EXISTS`` over the outer user row's membership in the annotators group, built once per
+    process: table names from the models, quoted; the group's name stays a parameter."""
+    model = get_user_model()
+    quote = connection.ops.quote_name
+    memberships = model.groups.through._meta.db_table
+    return (
+        f"EXISTS (SELECT 1 FROM {quote(memberships)} m"  # noqa: S608
+        f" JOIN {quote(Group._meta.db_table)} g ON g.id = m.group_id"
+        f" WHERE m.user_id = {quote(model._meta.db_table)}.id AND g.name = %s)"
+    )
+
+
 class AnnotatorRoleBackend(ModelBackend):
     """Django's ``ModelBackend``, reading the annotator role in the statement that loads the
     signed-in user on every request: one statement instead of two, as every worker API request
     asks the role (``is_annotator``)."""
 
     def get_user(self, user_id):
-        model = get_user_model()
-        quote = connection.ops.quote_name
-        memberships = model.groups.through._meta.db_table
-        # Table names from the models, quoted; the group's name is a parameter.
-        role = RawSQL(  # noqa: S611
-            f"EXISTS (SELECT 1 FROM {quote(memberships)} m"  # noqa: S608
-            f" JOIN {quote(Group._meta.db_table)} g ON g.id = m.group_id"
-            f" WHERE m.user_id = {quote(model._meta.db_table)}.id AND g.name = %s)",
-            [ANNOTATORS_GROUP],
-        )
-        user = model._default_manager.annotate(**{_ANNOTATOR_MEMO: role}).filter(pk=user_id)
-        user = user.first()
+        role = RawSQL(_annotator_role_sql(), [ANNOTATORS_GROUP])  # noqa: S611
+        user = get_user_model()._default_manager.annotate(**{_ANNOTATOR_MEMO: role})
+        user = user.filter(pk=user_id).first()
         return user if user is not None and self.user_can_authenticate(user) else None
 
 

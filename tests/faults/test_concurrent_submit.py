@@ -14,7 +14,7 @@ from django.utils.crypto import get_random_string
 
 from labeling.hits.scheduler import hit_next_for_worker
 from labeling.models import Assignment, Item, Vote
-from labeling.roles import annotator_create
+from labeling.roles import USER_BACKEND, annotator_create
 from tests.factories import project_make
 
 pytestmark = pytest.mark.slow
@@ -25,7 +25,7 @@ CONCURRENT_POSTS = 20
 def _session_cookie(user) -> str:
     session = SessionStore()
     session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "labeling.roles.AnnotatorRoleBackend"
+    session["_auth_user_backend"] = USER_BACKEND
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     return session.session_key

@@ -19,7 +19,7 @@ from django.contrib.sessions.backends.db import SessionStore
 from django.utils.crypto import get_random_string
 
 from labeling.models import Assignment, AssignmentItem, Item, ProjectSynset, Vote
-from labeling.roles import annotator_create
+from labeling.roles import USER_BACKEND, annotator_create
 from tests.factories import project_make
 from tests.faults.conftest import wait_until
 
@@ -32,7 +32,7 @@ HITS_EACH = 4
 def _signed_in(user) -> tuple[str, str]:
     session = SessionStore()
     session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = "labeling.roles.AnnotatorRoleBackend"
+    session["_auth_user_backend"] = USER_BACKEND
     session["_auth_user_hash"] = user.get_session_auth_hash()
     session.create()
     csrf = get_random_string(32)

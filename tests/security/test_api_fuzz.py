@@ -41,6 +41,7 @@ def staff_headers(db, django_user_model):
     from django.contrib.sessions.backends.db import SessionStore
     from django.utils.crypto import get_random_string
 
+    from labeling.roles import USER_BACKEND
     from tests.factories import project_make
 
     user = django_user_model.objects.create_user(username="fuzzer", is_staff=True,
@@ -49,7 +50,7 @@ def staff_headers(db, django_user_model):
     project.owners.add(user)
     session = SessionStore()
     session.update({"_auth_user_id": str(user.pk),
-                    "_auth_user_backend": "labeling.roles.AnnotatorRoleBackend",
+                    "_auth_user_backend": USER_BACKEND,
                     "_auth_user_hash": user.get_session_auth_hash()})  # fmt: skip
     session.create()
     csrf = get_random_string(32)
