@@ -201,15 +201,18 @@ class Item(TimeStampedModel):
         UNDECIDED = "undecided", "undecided (vote cap reached)"
 
     # No single-column indexes of their own (Django's default for a foreign key, with a
-    # pattern-ops twin for a text key): "item_candidate_once" leads with the project and
-    # "item_by_synset" serves the synset, and every write that moves an image's counters or
-    # state (each vote, lease and recompute) updates every index of the row.
+    # pattern-ops twin for a text key): "item_candidate_once" leads with the candidate (a
+    # candidate's images, and the cascade when a candidate is deleted) and "item_by_synset"
+    # with the project. Every write that moves an image's counters or state (each lease, vote
+    # and recompute) changes a column of the open-work index, so PostgreSQL cannot keep the new
+    # row version on its page and inserts it into every full index of the row: each index
+    # fewer is paid on every image of every HIT.
     project = models.ForeignKey(
         Project, on_delete=models.CASCADE, related_name="items", db_index=False
     )
     synset = models.ForeignKey(Synset, on_delete=models.PROTECT, related_name="+", db_index=False)
     candidate = models.ForeignKey(
-        Candidate, on_delete=models.CASCADE, related_name="labeling_items"
+        Candidate, on_delete=models.CASCADE, related_name="labeling_items", db_index=False
     )
     is_seed = models.BooleanField(default=False)
     is_gold = models.BooleanField(default=False)
@@ -226,7 +229,7 @@ class Item(TimeStampedModel):
     class Meta:
         ordering = ["project_id", "synset_id", "id"]
         constraints = [
-            models.UniqueConstraint(fields=["project", "candidate"], name="item_candidate_once"),
+            models.UniqueConstraint(fields=["candidate", "project"], name="item_candidate_once"),
             models.CheckConstraint(
                 condition=Q(is_gold=False) | Q(gold_label__isnull=False),
                 name="item_gold_has_label",
@@ -360,8 +363,8 @@ class Assignment(LeasedAssignment):
 class AssignmentItem(models.Model):
     """An item's place in an assignment's grid; gold items are never revealed to the worker."""
 
-    # Indexed by "assignment_item_once" (assignment first) and "assignment_item_by_item": a
-    # HIT inserts 26 of these rows, and each index costs every insert.
+    # Indexed by "assignment_item_once" (assignment first) and "assignment_item_seen" (item,
+    # then worker): a HIT inserts 26 of these rows, and each index costs every insert.
     assignment = models.ForeignKey(
         Assignment, on_delete=models.CASCADE, related_name="assignment_items", db_index=False
     )
@@ -369,7 +372,7 @@ class AssignmentItem(models.Model):
         Item, on_delete=models.CASCADE, related_name="assignment_items", db_index=False
     )
     # The assignment's worker, copied here so that "was this image ever shown to W?" is one
-    # index probe (worker, item) instead of a join over the worker's whole history.
+    # index probe (item, worker) instead of a join over the worker's whole history.
     worker = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+", db_index=False
     )
@@ -385,11 +388,13 @@ class AssignmentItem(models.Model):
             ),
         ]
         indexes = [
-            # Lease expiry and consensus: assignment items by item.
-            models.Index(fields=["item"], name="assignment_item_by_item"),
             # The scheduler's "never show W an image twice" (the HIT on screen, the prefetched
-            # one, submitted and abandoned ones, gold included): W's seen set, probed per image.
-            models.Index(fields=["worker", "item"], name="assignment_item_seen"),
+            # one, submitted and abandoned ones, gold included): W's seen set, probed per image
+            # with both columns given. The item leads, so the same index serves every lookup
+            # by image (an image's or a project's deletion) and no index of its own is needed
+            # for that; what it no longer serves is a lookup by worker alone, which only
+            # deleting a user account makes (a scan of this table, once per account).
+            models.Index(fields=["item", "worker"], name="assignment_item_seen"),
         ]
 
     def __str__(self) -> str:
