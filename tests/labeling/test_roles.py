@@ -89,6 +89,38 @@ def test_a_deactivated_user_is_signed_out():
     assert client.get("/label/").status_code == 302  # the page sends them to log in
 
 
+def test_a_deleted_account_is_signed_out():
+    annotator = annotator_create(username="ann", password=None)
+    client = Client()
+    client.force_login(annotator, backend=USER_BACKEND)
+    annotator.delete()
+
+    assert client.get(STATS).status_code == 403
+    assert client.get("/label/").status_code == 302
+
+
+def test_the_backend_loads_the_user_the_orm_loads_with_the_role_beside_it():
+    from labeling.roles import AnnotatorRoleBackend, is_annotator
+
+    annotator = annotator_create(username="ann", password="a-long-passphrase-42")
+    annotator.first_name, annotator.email = "Ann", "ann@example.org"
+    annotator.save()
+    outsider = get_user_model().objects.create_user(username="out", password=None)
+
+    loaded = AnnotatorRoleBackend().get_user(annotator.pk)
+    expected = get_user_model().objects.get(pk=annotator.pk)
+    fields = [field.attname for field in get_user_model()._meta.concrete_fields]
+    assert [getattr(loaded, name) for name in fields] == [
+        getattr(expected, name) for name in fields
+    ]
+    assert loaded._state.adding is False and loaded._state.db == "default"
+    with CaptureQueriesContext(connection) as queries:
+        assert is_annotator(loaded) is True
+        assert is_annotator(AnnotatorRoleBackend().get_user(outsider.pk)) is False
+    assert len(queries.captured_queries) == 1  # the outsider's load; no role asked apart
+    assert AnnotatorRoleBackend().get_user(outsider.pk + annotator.pk + 1) is None
+
+
 def test_a_session_signed_in_before_the_role_backend_stays_signed_in():
     annotator = annotator_create(username="ann", password=None)
     client = Client()
