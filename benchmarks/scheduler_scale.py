@@ -16,14 +16,20 @@ HIT while one is on screen (``exclude``), submit the one on screen, repeat. Meas
 prefetching next-HIT request and the submission. Baseline, interleaved with it in the same
 run: the same endpoint answering with the worker's live HIT (session, permissions, profile
 lock and the HIT's payload, no leasing) — the floor of a next-HIT request. It also prints the
-queries of one next-HIT request and the EXPLAIN ANALYZE of the scheduler's two statements.
+queries of one next-HIT request and the EXPLAIN ANALYZE of the scheduler's two statements, and
+what the slowest next-HIT requests were made of: wall time, the client thread's CPU, time in the
+database (an execute wrapper around every statement) and in the cyclic garbage collector, with
+the medians of the same beside them — a tail that is the same work done slower (a shared
+machine) reads differently from one that is a different statement or a collection.
 Target: next-HIT p99 < 30 ms at 10 M images.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
+import gc
 import os
 import pstats
 import statistics
@@ -235,6 +241,61 @@ def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
+class Parts:
+    """Where one request's time went: the database (wall time inside every statement, through
+    an execute wrapper; the driver's own CPU is counted there and in the thread's CPU) and the
+    cyclic garbage collector (its callbacks), beside the wall and thread CPU clocks."""
+
+    def __init__(self) -> None:
+        self.database = self.collector = 0.0
+        self._collecting_since = 0.0
+
+    def statement(self, execute, sql, params, many, context):
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            self.database += time.perf_counter() - started
+
+    def collection(self, phase: str, info: dict) -> None:
+        if phase == "start":
+            self._collecting_since = time.perf_counter()
+        else:
+            self.collector += time.perf_counter() - self._collecting_since
+
+    @contextlib.contextmanager
+    def watching(self):
+        from django.db import connection
+
+        gc.callbacks.append(self.collection)
+        try:
+            with connection.execute_wrapper(self.statement):
+                yield
+        finally:
+            gc.callbacks.remove(self.collection)
+
+    def timed(self, call):
+        """Run ``call()``; returns its result and (wall, CPU, database, collector) in ms."""
+        self.database = self.collector = 0.0
+        wall, cpu = time.perf_counter(), time.thread_time()
+        result = call()
+        wall, cpu = time.perf_counter() - wall, time.thread_time() - cpu
+        return result, tuple(x * 1e3 for x in (wall, cpu, self.database, self.collector))
+
+
+def tail_report(parts: list[tuple[float, ...]], slowest: int = 5) -> None:
+    """The slowest requests' wall, CPU, database and collector times, against the medians."""
+    names = ("wall", "CPU", "database", "collector")
+    medians = [statistics.median(row[k] for row in parts) for k in range(4)]
+
+    def named(values) -> str:
+        return ", ".join(f"{name} {value:.1f}" for name, value in zip(names, values, strict=True))
+
+    print(f"next-HIT, where the time went (ms), medians: {named(medians)}")
+    for row in sorted(parts, reverse=True)[:slowest]:
+        print(f"    slow request: {named(row)}")
+
+
 def measure(project, worker_ids: list[int], hits: int, players: int = CLIENT_WORKERS) -> dict:
     from django.contrib.auth.models import User
     from django.db import connection
@@ -252,38 +313,44 @@ def measure(project, worker_ids: list[int], hits: int, players: int = CLIENT_WOR
         first = client.post(url, {}, content_type="application/json")
         assert first.status_code == 200, (first.status_code, first.content[:200])
         clients.append([client, first.json()])
-    nexts, submits, floor = [], [], []
+    nexts, submits, floor, parts = [], [], [], []
     queries = None
-    for i in range(hits):
-        slot = clients[i % len(clients)]
-        client, on_screen = slot
-        # Baseline: the same endpoint answering with the live HIT (no leasing).
-        started = time.perf_counter()
-        again = client.post(url, {}, content_type="application/json")
-        floor.append((time.perf_counter() - started) * 1e3)
-        assert again.status_code == 200
-        started = time.perf_counter()
-        if queries is None:
-            with CaptureQueriesContext(connection) as captured:
-                prefetched = client.post(url, {"exclude": [on_screen["id"]]},
-                                         content_type="application/json")  # fmt: skip
-            queries = [q["sql"] for q in captured.captured_queries]
-        else:
-            prefetched = client.post(url, {"exclude": [on_screen["id"]]},
-                                     content_type="application/json")  # fmt: skip
-        nexts.append((time.perf_counter() - started) * 1e3)
-        assert prefetched.status_code == 200, prefetched.status_code
-        ids = [item["id"] for item in on_screen["items"]]
-        body = {"selected": ids[: len(ids) // 2], "unselected": ids[len(ids) // 2 :],
-                "duration_ms": 40_000}  # fmt: skip
-        started = time.perf_counter()
-        response = client.post(on_screen["submit_url"], body, content_type="application/json")
-        submits.append((time.perf_counter() - started) * 1e3)
-        assert response.status_code == 200, (response.status_code, response.content[:300])
-        slot[1] = prefetched.json()
+    watch = Parts()
+    with watch.watching():
+        for i in range(hits):
+            slot = clients[i % len(clients)]
+            client, on_screen = slot
+            # Baseline: the same endpoint answering with the live HIT (no leasing).
+            started = time.perf_counter()
+            again = client.post(url, {}, content_type="application/json")
+            floor.append((time.perf_counter() - started) * 1e3)
+            assert again.status_code == 200
+
+            def prefetch(client=client, on_screen=on_screen):
+                return client.post(url, {"exclude": [on_screen["id"]]},
+                                   content_type="application/json")  # fmt: skip
+
+            if queries is None:
+                with CaptureQueriesContext(connection) as captured:
+                    prefetched, spent = watch.timed(prefetch)
+                queries = [q["sql"] for q in captured.captured_queries]
+            else:
+                prefetched, spent = watch.timed(prefetch)
+            nexts.append(spent[0])
+            parts.append(spent)
+            assert prefetched.status_code == 200, prefetched.status_code
+            ids = [item["id"] for item in on_screen["items"]]
+            body = {"selected": ids[: len(ids) // 2], "unselected": ids[len(ids) // 2 :],
+                    "duration_ms": 40_000}  # fmt: skip
+            started = time.perf_counter()
+            response = client.post(on_screen["submit_url"], body,
+                                   content_type="application/json")  # fmt: skip
+            submits.append((time.perf_counter() - started) * 1e3)
+            assert response.status_code == 200, (response.status_code, response.content[:300])
+            slot[1] = prefetched.json()
     leased = Assignment.objects.filter(status=Assignment.Status.LEASED).count()
     return {"next": nexts, "submit": submits, "floor": floor, "queries": queries,
-            "leased": leased}  # fmt: skip
+            "leased": leased, "parts": parts}  # fmt: skip
 
 
 def main() -> None:
@@ -348,6 +415,7 @@ def main() -> None:
             f"p99 {s99:.1f} ms; n = {len(result['next'])}",
             flush=True,
         )
+        tail_report(result["parts"])
         rows.append((label, synsets * per_synset, n50, n99, f50, f99, s50, s99))
     print()
     print("| images | next-HIT p50 ms | next-HIT p99 ms | baseline (live HIT) p50 / p99 ms | "

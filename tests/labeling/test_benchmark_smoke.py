@@ -19,6 +19,10 @@ def test_scheduler_scale_runs_on_a_tiny_size():
     assert "EXPLAIN ANALYZE" in out and "queries of one prefetching next-HIT request" in out
     assert "tiny: next-HIT p50" in out and "(baseline, live HIT: p50" in out
     assert "n = 6" in out
+    # The tail's breakdown: medians, then the five slowest of the six requests.
+    parts = r"wall [\d.]+, CPU [\d.]+, database [\d.]+, collector [\d.]+"
+    assert re.search(rf"next-HIT, where the time went \(ms\), medians: {parts}", out), out
+    assert len(re.findall(rf"slow request: {parts}", out)) == 5, out
     assert "target: next-HIT p99 < 30 ms at 10 M images" in out
 
 
