@@ -68,7 +68,7 @@ class AnnotatorRoleBackend(ModelBackend):
             row = cursor.fetchone()
         if row is None:
             return None
-        user = model.from_db(connection.alias, list(attnames), row[:-1])
+        user = model.from_db(connection.alias, attnames, row[:-1])
         setattr(user, _ANNOTATOR_MEMO, bool(row[-1]))
         return user if self.user_can_authenticate(user) else None
 
