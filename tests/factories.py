@@ -177,6 +177,21 @@ class ProjectFactory(factory.django.DjangoModelFactory):
         return project
 
 
+def session_signed_in(user) -> str:
+    """Store a session signed in as ``user`` the way the login form leaves it (through the role
+    backend) and return its key: for tests that talk to a live server over HTTP."""
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.sessions.backends.db import SessionStore
+
+    from labeling.roles import USER_BACKEND
+
+    session = SessionStore()
+    session.update({SESSION_KEY: str(user.pk), BACKEND_SESSION_KEY: USER_BACKEND,
+                    HASH_SESSION_KEY: user.get_session_auth_hash()})  # fmt: skip
+    session.create()
+    return session.session_key
+
+
 def project_make(**kwargs) -> Project:
     """``ProjectFactory(**kwargs)``: the name most tests know it by."""
     return ProjectFactory(**kwargs)

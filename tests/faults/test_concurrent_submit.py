@@ -9,26 +9,16 @@ import urllib.request
 
 import pytest
 from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
 from django.utils.crypto import get_random_string
 
 from labeling.hits.scheduler import hit_next_for_worker
 from labeling.models import Assignment, Item, Vote
-from labeling.roles import USER_BACKEND, annotator_create
-from tests.factories import project_make
+from labeling.roles import annotator_create
+from tests.factories import project_make, session_signed_in
 
 pytestmark = pytest.mark.slow
 
 CONCURRENT_POSTS = 20
-
-
-def _session_cookie(user) -> str:
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = USER_BACKEND
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.create()
-    return session.session_key
 
 
 def test_twenty_concurrent_submissions_of_one_hit_record_one_set_of_votes(
@@ -40,7 +30,7 @@ def test_twenty_concurrent_submissions_of_one_hit_record_one_set_of_votes(
     assignment = hit_next_for_worker(project=project, worker=worker)
     item_ids = sorted(assignment.items.values_list("pk", flat=True))
     csrf = get_random_string(32)
-    cookie = f"{settings.SESSION_COOKIE_NAME}={_session_cookie(worker)}; csrftoken={csrf}"
+    cookie = f"{settings.SESSION_COOKIE_NAME}={session_signed_in(worker)}; csrftoken={csrf}"
     body = json.dumps(
         {"selected": item_ids[:4], "unselected": item_ids[4:], "duration_ms": 15_000}
     ).encode()

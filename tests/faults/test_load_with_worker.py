@@ -15,12 +15,11 @@ from collections import Counter
 
 import pytest
 from django.conf import settings
-from django.contrib.sessions.backends.db import SessionStore
 from django.utils.crypto import get_random_string
 
 from labeling.models import Assignment, AssignmentItem, Item, ProjectSynset, Vote
-from labeling.roles import USER_BACKEND, annotator_create
-from tests.factories import project_make
+from labeling.roles import annotator_create
+from tests.factories import project_make, session_signed_in
 from tests.faults.conftest import wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.celery_worker]
@@ -30,13 +29,8 @@ HITS_EACH = 4
 
 
 def _signed_in(user) -> tuple[str, str]:
-    session = SessionStore()
-    session["_auth_user_id"] = str(user.pk)
-    session["_auth_user_backend"] = USER_BACKEND
-    session["_auth_user_hash"] = user.get_session_auth_hash()
-    session.create()
     csrf = get_random_string(32)
-    return f"{settings.SESSION_COOKIE_NAME}={session.session_key}; csrftoken={csrf}", csrf
+    return f"{settings.SESSION_COOKIE_NAME}={session_signed_in(user)}; csrftoken={csrf}", csrf
 
 
 class _Annotator:

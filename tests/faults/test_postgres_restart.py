@@ -25,18 +25,12 @@ PATHS = ["/api/synsets/?search=dog", "/synsets/?q=dog", "/label/me/", "/api/me/s
 LOAD_THREADS = 6
 
 SESSION_SCRIPT = """
-from django.contrib.auth import get_user_model
-from django.contrib.sessions.backends.db import SessionStore
-from labeling.roles import USER_BACKEND, annotator_create
+from labeling.roles import annotator_create
+from tests.factories import session_signed_in
 user = annotator_create(username="loaded", password=None)
 user.is_staff = True
 user.save()
-s = SessionStore()
-s["_auth_user_id"] = str(user.pk)
-s["_auth_user_backend"] = USER_BACKEND
-s["_auth_user_hash"] = user.get_session_auth_hash()
-s.create()
-print(s.session_key)
+print(session_signed_in(user))
 """
 
 

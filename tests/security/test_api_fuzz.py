@@ -38,24 +38,18 @@ def _keep_test_connection():
 
 @pytest.fixture
 def staff_headers(db, django_user_model):
-    from django.contrib.sessions.backends.db import SessionStore
     from django.utils.crypto import get_random_string
 
-    from labeling.roles import USER_BACKEND
-    from tests.factories import project_make
+    from tests.factories import project_make, session_signed_in
 
     user = django_user_model.objects.create_user(username="fuzzer", is_staff=True,
                                                  is_superuser=True)  # fmt: skip
     project = project_make(images=6, name="Fuzz")
     project.owners.add(user)
-    session = SessionStore()
-    session.update({"_auth_user_id": str(user.pk),
-                    "_auth_user_backend": USER_BACKEND,
-                    "_auth_user_hash": user.get_session_auth_hash()})  # fmt: skip
-    session.create()
     csrf = get_random_string(32)
+    session_key = session_signed_in(user)
     return {
-        "Cookie": f"{django_settings.SESSION_COOKIE_NAME}={session.session_key}; csrftoken={csrf}",
+        "Cookie": f"{django_settings.SESSION_COOKIE_NAME}={session_key}; csrftoken={csrf}",
         "X-CSRFToken": csrf,
     }
 
