@@ -37,7 +37,10 @@ Thresholds: accept at calibrated P(good) ≥ 0.997 (ImageNet's reported precisio
 propose for projects), reject at P(good) ≤ 0.05 (the project default τ′ = 0.95); nothing was
 tuned on the simulated truth. "votes/decided" divides every vote (seed, undecided images, gold
 answers) by the decided images. Fixed majorities of 3 and 5 votes and ImageNet's seed table are
-shown for comparison.
+shown for comparison, and so is the frontier: "oracle" decides, with the same collection and
+thresholds, on the exact posterior under this file's own law (it knows every worker's kind and
+skill, the synset's good share and difficulty, and how image difficulty and look-alikes are
+spread), so no rule can beat it on this crowd; "oracle-max-20" is the same with a cap of 20 votes.
 
 Run: .venv/bin/python benchmarks/consensus_sim.py [--seeds 5] [--synsets-per-level 3]
      [--candidates 1000]
@@ -48,11 +51,12 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
-from scipy.special import expit, logit
+from numpy.polynomial.hermite_e import hermegauss
+from scipy.special import expit, logit, logsumexp
 
 sys.path[:0] = [str(Path(__file__).resolve().parent), str(Path(__file__).resolve().parent.parent)]
 
@@ -67,6 +71,7 @@ from consensus.engine.types import VoteMatrix  # noqa: E402
 ACCEPT_THRESHOLD = 0.997  # ImageNet's precision, proposed project default
 REJECT_THRESHOLD = 0.95  # project default τ′
 MAX_VOTES, MIN_VOTES = 10, 2
+ORACLE_MAX_VOTES = 20  # the oracle is also run with this cap, to show what the cap costs
 SEED_IMAGES, SEED_VOTES = 50, 10
 N_WORKERS = 600
 HIT_SIZE, GOLD_PER_HIT = 24, 2
@@ -74,6 +79,8 @@ N_GOLD = 30
 LEVELS = {"easy": (8, 13), "medium": (14, 14), "hard": (15, 18)}  # WordNet max depth
 IMAGENET_1K_MIX = {"easy": 0.77, "medium": 0.076, "hard": 0.154}  # ILSVRC-2012 synsets by level
 DEPTH_SHIFT, ANCHOR_DEPTH, MAX_SHIFT = 0.9, 13, 1.8  # logit drop per level below "cat"
+DIFFICULTY_SD = 0.5  # s.d. of an image's shift of every worker's logit
+AMBIGUOUS_SHARE, AMBIGUOUS_RIGHT = 0.08, 0.65  # look-alikes, and honest workers' ceiling on them
 KINDS = {"sloppy": 0.05, "lazy_yes": 0.03, "random": 0.03, "adversarial": 0.02, "colluder": 0.02}
 # Deng et al. 2009 Fig. 7: P(good | yes, no) on AMT, for the validation printed by the run.
 FIG7 = {
@@ -112,21 +119,29 @@ def make_crowd(rng: np.random.Generator) -> Crowd:
 class Synset:
     level: str
     good: np.ndarray  # candidates + gold images (gold after the candidates)
-    answers: np.ndarray  # (candidates, MAX_VOTES) the k-th vote on each candidate
-    workers: np.ndarray  # (candidates, MAX_VOTES)
+    answers: np.ndarray  # (candidates, ORACLE_MAX_VOTES) the k-th vote on each candidate
+    workers: np.ndarray  # (candidates, ORACLE_MAX_VOTES)
     gold_answers: np.ndarray  # (gold images, N_WORKERS) what each worker answers on each
     n_candidates: int
+    shift: float  # logit drop of every worker on this synset (from its depth)
+    share: float  # share of good candidates
+
+    def capped(self, max_votes: int) -> Synset:
+        """The same synset with at most ``max_votes`` votes per candidate available."""
+        return replace(
+            self, answers=self.answers[:, :max_votes], workers=self.workers[:, :max_votes]
+        )
 
 
 def _answers(
     rng: np.random.Generator, crowd: Crowd, good: np.ndarray, workers: np.ndarray, shift: float
 ) -> np.ndarray:
     n_images = good.size
-    difficulty = rng.normal(0.0, 0.5, n_images)
-    ambiguous = rng.random(n_images) < 0.08
+    difficulty = rng.normal(0.0, DIFFICULTY_SD, n_images)
+    ambiguous = rng.random(n_images) < AMBIGUOUS_SHARE
     logit_right = crowd.skill[workers] - shift - difficulty[:, None]
     p_right = expit(logit_right)
-    p_right = np.where(ambiguous[:, None], np.minimum(p_right, 0.65), p_right)
+    p_right = np.where(ambiguous[:, None], np.minimum(p_right, AMBIGUOUS_RIGHT), p_right)
     truth = good[:, None]
     answers = np.where(rng.random(workers.shape) < p_right, truth, ~truth)
     kind = crowd.kind[workers]
@@ -172,7 +187,7 @@ def make_synset(
     answers = _answers(rng, crowd, good[:n_candidates], workers, shift)
     everyone = np.tile(np.arange(N_WORKERS), (N_GOLD, 1))
     gold_answers = _answers(rng, crowd, good[n_candidates:], everyone, shift)
-    return Synset(level, good, answers, workers, gold_answers, n_candidates)
+    return Synset(level, good, answers, workers, gold_answers, n_candidates, shift, share)
 
 
 @dataclass
@@ -261,6 +276,55 @@ def _matrix(synset: Synset, shown: np.ndarray, gold_after: np.ndarray) -> tuple[
     return matrix, gold
 
 
+def oracle_log_likelihood(crowd: Crowd, synset: Synset, shown: np.ndarray) -> np.ndarray:
+    """log P(the first ``shown`` votes | bad), log P(… | good) per candidate (candidates × 2),
+    under the simulator's own law: each worker's kind and skill, the synset's shift, and the
+    image's difficulty and look-alike flag integrated out (Gauss–Hermite over the difficulty).
+    Votes of the truth-independent kinds (lazy, random, colluders) cancel from the ratio."""
+    nodes, weights = hermegauss(21)
+    log_weights = np.log(weights / weights.sum())
+    workers, answers = synset.workers, synset.answers
+    kind = crowd.kind[workers]
+    counted = (np.arange(workers.shape[1]) < shown[:, None]) & np.isin(
+        kind, ("honest", "sloppy", "adversarial")
+    )
+    flipped = kind == "adversarial"
+    p_right = expit(crowd.skill[workers][..., None] - synset.shift - DIFFICULTY_SD * nodes)
+    out = np.empty((synset.n_candidates, 2))
+    for truth in (0, 1):
+        right = ((answers == bool(truth)) ^ flipped)[..., None]
+        terms = []
+        for ambiguous, share in ((False, 1 - AMBIGUOUS_SHARE), (True, AMBIGUOUS_SHARE)):
+            p = np.minimum(p_right, AMBIGUOUS_RIGHT) if ambiguous else p_right
+            per_vote = np.where(counted[..., None], np.log(np.where(right, p, 1 - p)), 0.0)
+            terms.append(logsumexp(per_vote.sum(axis=1) + log_weights, axis=1) + np.log(share))
+        out[:, truth] = np.logaddexp(*terms)
+    return out
+
+
+def bayes_oracle(crowd: Crowd, synset: Synset, seed_rows: np.ndarray, max_votes: int) -> tuple:
+    """The best any stopping rule can do on this crowd: the same collection (seed counted, min
+    and max votes, thresholds) deciding on the exact posterior, which knows every worker's kind
+    and skill, the synset's good share and shift, and the image-difficulty law. It needs no gold,
+    and asks for none."""
+    n = synset.n_candidates
+    is_seed = np.zeros(n, dtype=bool)
+    is_seed[seed_rows] = True
+    shown = np.where(is_seed, SEED_VOTES, MIN_VOTES)
+    open_items = ~is_seed
+    accepted = np.zeros(n, dtype=bool)
+    rejected = np.zeros(n, dtype=bool)
+    log_prior = np.log(synset.share / (1 - synset.share))
+    while open_items.any():
+        log_lik = oracle_log_likelihood(crowd, synset, shown)
+        p_good = expit(log_lik[:, 1] - log_lik[:, 0] + log_prior)
+        accepted |= open_items & (p_good >= ACCEPT_THRESHOLD)
+        rejected |= open_items & (p_good <= 1 - REJECT_THRESHOLD)
+        open_items &= ~(accepted | rejected) & (shown < max_votes)
+        shown[open_items] += 1
+    return accepted, accepted | rejected, int(shown.sum())
+
+
 def our_model(synset: Synset, seed_rows: np.ndarray, rng: np.random.Generator) -> tuple:
     n = synset.n_candidates
     rule = StoppingRule(
@@ -304,7 +368,8 @@ def main() -> None:
     args = parser.parse_args()
     single_threaded_blas()  # as the consensus worker runs (consensus.engine.threads)
     header("consensus on simulated ImageNet-like synsets (consensus_sim)")
-    names = ("majority-3", "majority-5", "imagenet-table", "model")
+    oracle_capped = f"oracle-max-{ORACLE_MAX_VOTES}"
+    names = ("majority-3", "majority-5", "imagenet-table", "model", "oracle", oracle_capped)
     totals = {(name, level): Outcome() for name in names for level in (*LEVELS, "all")}
     started = time.perf_counter()
     vote_accuracy: dict[str, list[float]] = {level: [] for level in LEVELS}
@@ -314,7 +379,8 @@ def main() -> None:
         per_seed = {(name, level): Outcome() for name in names for level in (*LEVELS, "all")}
         for level in LEVELS:
             for _ in range(args.synsets_per_level):
-                synset = make_synset(rng, crowd, args.candidates, level, MAX_VOTES)
+                full = make_synset(rng, crowd, args.candidates, level, ORACLE_MAX_VOTES)
+                synset = full.capped(MAX_VOTES)
                 seed_rows = np.sort(rng.choice(args.candidates, SEED_IMAGES, replace=False))
                 right = synset.answers == synset.good[: synset.n_candidates, None]
                 vote_accuracy[level].append(float(right.mean()))
@@ -323,6 +389,8 @@ def main() -> None:
                     "majority-5": fixed_majority(synset, 5, rng),
                     "imagenet-table": imagenet_table(synset, seed_rows),
                     "model": our_model(synset, seed_rows, rng),
+                    "oracle": bayes_oracle(crowd, synset, seed_rows, MAX_VOTES),
+                    oracle_capped: bayes_oracle(crowd, full, seed_rows, ORACLE_MAX_VOTES),
                 }
                 for name, outcome in results.items():
                     for key in ((name, level), (name, "all")):

@@ -19,8 +19,11 @@ def test_consensus_sim_runs_on_a_tiny_size():
     assert "== consensus on simulated ImageNet-like synsets (consensus_sim)" in out
     assert "1 seeds x 3 synsets x 100 candidates" in out
     # The fixed majorities and ImageNet's seed table are printed beside the model.
-    for method in ("majority-3", "majority-5", "imagenet-table", "model"):
+    # The Bayes oracle (the frontier no rule can beat on this crowd) too, at both caps.
+    methods = ("majority-3", "majority-5", "imagenet-table", "model", "oracle", "oracle-max-20")
+    for method in methods:
         assert re.search(rf"^{method}\s+all\s", out, re.MULTILINE), method
+        assert re.search(rf"^{method}\s+mix\s", out, re.MULTILINE), method
 
 
 def test_consensus_real_runs_on_the_smallest_archive():
