@@ -306,7 +306,8 @@ def bayes_oracle(crowd: Crowd, synset: Synset, seed_rows: np.ndarray, max_votes:
     """The best any stopping rule can do on this crowd: the same collection (seed counted, min
     and max votes, thresholds) deciding on the exact posterior, which knows every worker's kind
     and skill, the synset's good share and shift, and the image-difficulty law. It needs no gold,
-    and asks for none."""
+    and asks for none. Like the model, it decides a label only when two votes of truth-dependent
+    workers back it (no decision on one worker's word)."""
     n = synset.n_candidates
     is_seed = np.zeros(n, dtype=bool)
     is_seed[seed_rows] = True
@@ -315,11 +316,19 @@ def bayes_oracle(crowd: Crowd, synset: Synset, seed_rows: np.ndarray, max_votes:
     accepted = np.zeros(n, dtype=bool)
     rejected = np.zeros(n, dtype=bool)
     log_prior = np.log(synset.share / (1 - synset.share))
+    kind = crowd.kind[synset.workers]
+    # What each vote backs if its worker's answers depend on the truth (an adversary's "no"
+    # backs "yes"); the other kinds back nothing.
+    says_good = np.where(kind == "adversarial", ~synset.answers, synset.answers)
+    backs = np.isin(kind, ("honest", "sloppy", "adversarial"))
     while open_items.any():
         log_lik = oracle_log_likelihood(crowd, synset, shown)
         p_good = expit(log_lik[:, 1] - log_lik[:, 0] + log_prior)
-        accepted |= open_items & (p_good >= ACCEPT_THRESHOLD)
-        rejected |= open_items & (p_good <= 1 - REJECT_THRESHOLD)
+        counted = backs & (np.arange(backs.shape[1]) < shown[:, None])
+        for_good = (counted & says_good).sum(axis=1)
+        against = (counted & ~says_good).sum(axis=1)
+        accepted |= open_items & (p_good >= ACCEPT_THRESHOLD) & (for_good >= 2)
+        rejected |= open_items & (p_good <= 1 - REJECT_THRESHOLD) & (against >= 2)
         open_items &= ~(accepted | rejected) & (shown < max_votes)
         shown[open_items] += 1
     return accepted, accepted | rejected, int(shown.sum())
