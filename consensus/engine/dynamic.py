@@ -1,9 +1,9 @@
 """One synset's dynamic consensus, end to end: fit the worker model, choose between it and
 exchangeable workers by held-out likelihood on the seed set, calibrate the posterior on the seed
 and gold images, cap it (yes/no projects) by what the vote counts alone can support under a
-Beta-binomial image model, and decide each image on these probabilities when at least two
-informative votes back the label (Deng et al. 2009 §3.2, with :mod:`calibration` and
-:mod:`beta_binomial`)."""
+binomial mixture over image difficulty, and decide each image on these probabilities when at
+least two informative votes back the label (Deng et al. 2009 §3.2, with :mod:`calibration` and
+:mod:`vote_counts`)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,6 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from consensus.engine.beta_binomial import BetaBinomialCeiling, fit_ceiling
 from consensus.engine.calibration import (
     SEED_MIN_VOTES,
     Calibration,
@@ -30,10 +29,10 @@ from consensus.engine.model import (
 )
 from consensus.engine.stopping import StoppingRule
 from consensus.engine.types import Estimate, VoteMatrix
+from consensus.engine.vote_counts import VoteCountCeiling, fit_ceiling
 
 MIN_SELECTION_IMAGES = 10  # seed images needed before the held-out choice of model is made
 MAX_SELECTION_IMAGES = 1000  # the held-out choice of model uses at most this many
-MAX_CEILING_IMAGES = 2000  # beyond this, a random subset of the references fits the ceiling
 
 
 @dataclass(frozen=True)
@@ -45,7 +44,7 @@ class SynsetDecision:
     calibration: Calibration
     model: str  # "workers" or "exchangeable"
     held_out: dict[str, float]  # mean held-out log-likelihood per seed vote of each model
-    ceiling: BetaBinomialCeiling | None = None  # yes/no projects with ≥ 20 reference images
+    ceiling: VoteCountCeiling | None = None  # yes/no projects with ≥ 20 voted images
     # The worker model's mixture at the end of this fit (whichever model was chosen): the next
     # fit of the synset can resume from it. None without a spammer/honest mixture.
     mixture: MixtureStart | None = None
@@ -148,7 +147,7 @@ def decide_synset(
     if matrix.n_labels == 2 and use_ceiling:
         # Counted over informative votes only: a spammer's "yes" is no evidence, so it must not
         # make the vote counts look less convincing than they are.
-        ceiling = _vote_count_ceiling(support, matrix, seed_rows, gold)
+        ceiling = _vote_count_ceiling(support, matrix, gold)
         if ceiling is not None:
             p_second = ceiling.p_good(support[:, 1], support[:, 0])
             bound = np.column_stack([1 - p_second, p_second])
@@ -184,25 +183,16 @@ def decide_synset(
 def _vote_count_ceiling(
     counts: np.ndarray,
     matrix: VoteMatrix,
-    seed_rows: np.ndarray,
     gold: Mapping[Hashable, Hashable] | None,
-) -> BetaBinomialCeiling | None:
-    """The Beta-binomial ceiling fitted on the reference images' (informative) vote counts
-    (second label = "yes"); gold images enter with their truth."""
+) -> VoteCountCeiling | None:
+    """The vote-count ceiling fitted on every voted image's informative vote counts (second label
+    = "yes"); gold images enter with their truth."""
     truth = np.full(matrix.n_items, -1)
-    rows = [int(row) for row in seed_rows]
     if gold:
         position = {item: index for index, item in enumerate(matrix.items)}
         label_position = {label: index for index, label in enumerate(matrix.labels)}
         for item, label in gold.items():
             row = position.get(item)
-            if row is not None and label in label_position and counts[row].sum() >= 2:
+            if row is not None and label in label_position:
                 truth[row] = label_position[label]
-                rows.append(row)
-    rows_array = np.unique(np.array(rows, dtype=np.int64))
-    if rows_array.size > MAX_CEILING_IMAGES:
-        rng = np.random.default_rng(0)
-        rows_array = np.sort(rng.permutation(rows_array)[:MAX_CEILING_IMAGES])
-    if rows_array.size == 0:
-        return None
-    return fit_ceiling(counts[rows_array, 1], counts[rows_array, 0], truth=truth[rows_array])
+    return fit_ceiling(counts[:, 1], counts[:, 0], truth=truth)

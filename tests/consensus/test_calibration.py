@@ -6,7 +6,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from consensus.engine.beta_binomial import fit_ceiling
 from consensus.engine.calibration import (
     FALLBACK_CAP,
     established_workers,
@@ -20,6 +19,7 @@ from consensus.engine.majority import majority_vote
 from consensus.engine.model import ModelPriors, fit_model, item_correlation
 from consensus.engine.stopping import ACCEPT, NEED_MORE, REJECT, StoppingRule
 from consensus.engine.types import VoteMatrix
+from consensus.engine.vote_counts import fit_ceiling
 
 
 def _crowd(
@@ -268,7 +268,7 @@ def _counts(rng, n_items, rates_good, rates_bad, share=0.3, votes=10):
     return yes, votes - yes, good
 
 
-def test_beta_binomial_ceiling_learns_how_often_a_whole_crowd_errs():
+def test_vote_count_ceiling_learns_how_often_a_whole_crowd_errs():
     rng = np.random.default_rng(10)
     # Easy: every image gets "yes" from ~90% (good) or ~10% (bad) of the votes.
     easy = _counts(rng, 300, lambda n: rng.beta(45, 5, n), lambda n: rng.beta(5, 45, n))
@@ -279,16 +279,37 @@ def test_beta_binomial_ceiling_learns_how_often_a_whole_crowd_errs():
     assert easy_fit is not None and hard_fit is not None
     assert easy_fit.p_good(np.array([5]), np.array([0]))[0] > 0.999
     assert hard_fit.p_good(np.array([5]), np.array([0]))[0] < 0.99
-    assert hard_fit.as_dict()["concentration_good"] < easy_fit.as_dict()["concentration_good"]
+    assert hard_fit.as_dict()["near_half_good"] > easy_fit.as_dict()["near_half_good"]
 
 
-def test_beta_binomial_ceiling_uses_known_truth_and_needs_enough_images():
+def test_vote_count_ceiling_sees_a_few_per_cent_of_look_alikes():
+    # A fifth of the images are good (yes-rate ~0.93); of the bad ones, 8% are look-alikes that
+    # draw "yes" a third of the time, beside a bulk at ~0.05. Then 5 yes / 2 no is far from
+    # sure: under this very mixture P(good | 5, 2) = 0.2·0.93⁵0.07² / (that + 0.8·(0.92·0.05⁵0.95²
+    # + 0.08·0.35⁵0.65²)) ≈ 0.83. One Beta per truth, fitted to the same counts, said 0.94.
+    rng = np.random.default_rng(14)
+
+    def bad(n):
+        return np.where(rng.random(n) < 0.08, rng.beta(35, 65, n), rng.beta(5, 95, n))
+
+    yes, no, _ = _counts(rng, 2000, lambda n: rng.beta(93, 7, n), bad, share=0.2)
+    fit = fit_ceiling(yes, no)
+    assert fit is not None
+    p = fit.p_good(np.array([5, 7, 10]), np.array([2, 0, 0]))
+    assert 0.7 < p[0] < 0.9
+    # Unanimous images stay convincing: the tail costs nothing where there is no dissent.
+    assert p[1] > 0.999 and p[2] > 0.9999
+
+
+def test_vote_count_ceiling_uses_known_truth_and_needs_enough_images():
     rng = np.random.default_rng(11)
     yes, no, good = _counts(rng, 200, lambda n: rng.beta(8, 2, n), lambda n: rng.beta(2, 8, n))
     fit = fit_ceiling(yes, no, truth=good.astype(int))
     assert fit is not None
     assert abs(fit.good_share - good.mean()) < 0.05
     assert fit_ceiling(yes[:5], no[:5]) is None
+    # Images without a vote say nothing and do not count towards the minimum.
+    assert fit_ceiling(np.r_[yes[:5], np.zeros(30)], np.r_[no[:5], np.zeros(30)]) is None
 
 
 def test_platt_bound_is_cautious_and_never_extrapolates():
