@@ -8,9 +8,11 @@ issue's targets and the priors, the 95% bound and the 50-image seed were fixed f
 design choices were revised after replaying these five sets: the fallback cap (0.9) after the
 3-vote product set decided positives at 0.88–0.91 precision with halved evidence alone; judging
 a seed prefix by the image's other votes instead of by all its votes, and adding the
-Beta-binomial ceiling, after bluebirds and temp fell short with the first versions; logistic
+vote-count ceiling, after bluebirds and temp fell short with the first versions; logistic
 curves with an image bootstrap instead of isotonic blocks after the simulation showed that blocks
-can never certify 0.997. No numeric constant was fitted to the truth files.
+can never certify 0.997; the ceiling's single Beta per truth replaced by a grid mixture fitted on
+every voted image after the simulation's wrong accepts were traced to the Beta's thin tail (then
+replayed here). No numeric constant was fitted to the truth files.
 
 Run: .venv/bin/python benchmarks/consensus_real.py [--seed S] [--methods model,model-raw,mv]
      [--datasets bluebirds,rte,temp,product,web] [--no-plot] [--gold N]
