@@ -49,9 +49,12 @@ class VoteCountCeiling:
     def p_good(self, yes: np.ndarray, no: np.ndarray) -> np.ndarray:
         yes = np.asarray(yes, dtype=float)
         no = np.asarray(no, dtype=float)
-        good = _log_mixture(yes, no, _P_GOOD, self.log_weights_good)
-        bad = _log_mixture(yes, no, _P_BAD, self.log_weights_bad)
-        return expit(logit(self.good_share) + good - bad)
+        # A synset's images share a few dozen distinct (yes, no) counts: compute each once.
+        # (One complex number per pair: a flat unique is several times faster than a row-wise one.)
+        pairs, inverse = np.unique(yes.ravel() + 1j * no.ravel(), return_inverse=True)
+        good = _log_mixture(pairs.real, pairs.imag, _P_GOOD, self.log_weights_good)
+        bad = _log_mixture(pairs.real, pairs.imag, _P_BAD, self.log_weights_bad)
+        return expit(logit(self.good_share) + good - bad)[inverse.ravel()].reshape(yes.shape)
 
     def as_dict(self) -> dict[str, float]:
         weights_good, weights_bad = np.exp(self.log_weights_good), np.exp(self.log_weights_bad)
