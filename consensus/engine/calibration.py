@@ -414,12 +414,7 @@ def established_workers(
     established = np.zeros(matrix.n_workers, dtype=bool)
     if not gold:
         return established
-    item_position = {item: index for index, item in enumerate(matrix.items)}
-    label_position = {label: index for index, label in enumerate(matrix.labels)}
-    truth = np.full(matrix.n_items, -1, dtype=np.int64)
-    for item, label in gold.items():
-        if item in item_position and label in label_position:
-            truth[item_position[item]] = label_position[label]
+    truth = matrix.label_codes(gold)
     on_gold = truth[matrix.item_index] >= 0
     answers = np.bincount(matrix.worker_index[on_gold], minlength=matrix.n_workers)
     right = np.bincount(

@@ -143,11 +143,13 @@ def decide_synset(
     )
     posterior = calibration.apply(estimate.posterior)
     support = vote_support(matrix, estimate, established=established_workers(matrix, gold))
+    gold_codes = matrix.label_codes(gold)
     ceiling = None
     if matrix.n_labels == 2 and use_ceiling:
-        # Counted over informative votes only: a spammer's "yes" is no evidence, so it must not
-        # make the vote counts look less convincing than they are.
-        ceiling = _vote_count_ceiling(support, matrix, gold)
+        # Fitted on every voted image's informative vote counts (second label = "yes"): a
+        # spammer's "yes" is no evidence, so it must not make the counts look less convincing
+        # than they are. Gold enters with its truth.
+        ceiling = fit_ceiling(support[:, 1], support[:, 0], truth=gold_codes)
         if ceiling is not None:
             p_second = ceiling.p_good(support[:, 1], support[:, 0])
             bound = np.column_stack([1 - p_second, p_second])
@@ -156,14 +158,10 @@ def decide_synset(
             capped = np.minimum(posterior[rows, best], bound[rows, best])
             posterior[rows, best] = np.maximum(capped, 0.5)
             posterior[rows, 1 - best] = 1 - posterior[rows, best]
-    if gold:
-        # Gold images keep their known answer.
-        position = {item: index for index, item in enumerate(matrix.items)}
-        label_position = {label: index for index, label in enumerate(matrix.labels)}
-        for item, label in gold.items():
-            if item in position and label in label_position:
-                posterior[position[item]] = 0.0
-                posterior[position[item], label_position[label]] = 1.0
+    # Gold images keep their known answer.
+    gold_rows = np.flatnonzero(gold_codes >= 0)
+    posterior[gold_rows] = 0.0
+    posterior[gold_rows, gold_codes[gold_rows]] = 1.0
     codes = rule.decide_many(
         posterior, n_votes, labels=matrix.labels, vote_limit=vote_limit, support=support
     )
@@ -179,20 +177,3 @@ def decide_synset(
         mixture=mixture,
     )
 
-
-def _vote_count_ceiling(
-    counts: np.ndarray,
-    matrix: VoteMatrix,
-    gold: Mapping[Hashable, Hashable] | None,
-) -> VoteCountCeiling | None:
-    """The vote-count ceiling fitted on every voted image's informative vote counts (second label
-    = "yes"); gold images enter with their truth."""
-    truth = np.full(matrix.n_items, -1)
-    if gold:
-        position = {item: index for index, item in enumerate(matrix.items)}
-        label_position = {label: index for index, label in enumerate(matrix.labels)}
-        for item, label in gold.items():
-            row = position.get(item)
-            if row is not None and label in label_position:
-                truth[row] = label_position[label]
-    return fit_ceiling(counts[:, 1], counts[:, 0], truth=truth)

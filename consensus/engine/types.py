@@ -4,7 +4,7 @@ and per-item / per-worker results (no Django: the engine takes and returns plain
 from __future__ import annotations
 
 import enum
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -149,6 +149,19 @@ class VoteMatrix:
 
     def votes_per_item(self) -> np.ndarray:
         return np.bincount(self.item_index, minlength=self.n_items)
+
+    def label_codes(self, labels: Mapping[Hashable, Hashable] | None) -> np.ndarray:
+        """Per item: the code of the label ``labels`` gives it (e.g. gold), −1 where it gives
+        none or a label outside ``self.labels``."""
+        codes = np.full(self.n_items, -1, dtype=np.int64)
+        if labels:
+            item_position = {item: index for index, item in enumerate(self.items)}
+            label_position = {label: index for index, label in enumerate(self.labels)}
+            for item, label in labels.items():
+                row = item_position.get(item)
+                if row is not None and label in label_position:
+                    codes[row] = label_position[label]
+        return codes
 
     def subset(self, mask: np.ndarray) -> VoteMatrix:
         """The same vocabularies with only the votes where ``mask`` is true (online replay)."""
