@@ -81,6 +81,8 @@ IMAGENET_1K_MIX = {"easy": 0.77, "medium": 0.076, "hard": 0.154}  # ILSVRC-2012 
 DEPTH_SHIFT, ANCHOR_DEPTH, MAX_SHIFT = 0.9, 13, 1.8  # logit drop per level below "cat"
 DIFFICULTY_SD = 0.5  # s.d. of an image's shift of every worker's logit
 AMBIGUOUS_SHARE, AMBIGUOUS_RIGHT = 0.08, 0.65  # look-alikes, and honest workers' ceiling on them
+# Kinds whose answers depend on the truth (the others: lazy, random, colluders).
+TRUTH_DEPENDENT = ("honest", "sloppy", "adversarial")
 KINDS = {"sloppy": 0.05, "lazy_yes": 0.03, "random": 0.03, "adversarial": 0.02, "colluder": 0.02}
 # Deng et al. 2009 Fig. 7: P(good | yes, no) on AMT, for the validation printed by the run.
 FIG7 = {
@@ -285,9 +287,7 @@ def oracle_log_likelihood(crowd: Crowd, synset: Synset, shown: np.ndarray) -> np
     log_weights = np.log(weights / weights.sum())
     workers, answers = synset.workers, synset.answers
     kind = crowd.kind[workers]
-    counted = (np.arange(workers.shape[1]) < shown[:, None]) & np.isin(
-        kind, ("honest", "sloppy", "adversarial")
-    )
+    counted = (np.arange(workers.shape[1]) < shown[:, None]) & np.isin(kind, TRUTH_DEPENDENT)
     flipped = kind == "adversarial"
     p_right = expit(crowd.skill[workers][..., None] - synset.shift - DIFFICULTY_SD * nodes)
     out = np.empty((synset.n_candidates, 2))
@@ -320,7 +320,7 @@ def bayes_oracle(crowd: Crowd, synset: Synset, seed_rows: np.ndarray, max_votes:
     # What each vote backs if its worker's answers depend on the truth (an adversary's "no"
     # backs "yes"); the other kinds back nothing.
     says_good = np.where(kind == "adversarial", ~synset.answers, synset.answers)
-    backs = np.isin(kind, ("honest", "sloppy", "adversarial"))
+    backs = np.isin(kind, TRUTH_DEPENDENT)
     while open_items.any():
         log_lik = oracle_log_likelihood(crowd, synset, shown)
         p_good = expit(log_lik[:, 1] - log_lik[:, 0] + log_prior)
