@@ -6,7 +6,7 @@ the confidence of *fewer* votes is read off how those fewer votes fare against t
 apply it to any model's posterior:
 
 1. reference images: seed images and any image with ≥ ``SEED_MIN_VOTES`` votes, and gold images
-   with votes (at most ``MAX_REFERENCE_IMAGES``, a seeded random subset);
+   with votes (at most ``MAX_REFERENCE_IMAGES``, a random subset drawn per image);
 2. for every reference image, several random orders of its votes; each prefix is the image "as
    it would have looked online": its posterior is recomputed from those votes alone with the
    fitted workers, exactly as the live posterior is computed;
@@ -33,6 +33,7 @@ import numpy as np
 from scipy.special import expit, logit
 from scipy.stats import beta as beta_distribution
 
+from consensus.engine import stable_random
 from consensus.engine.dawid_skene import softmax_rows
 from consensus.engine.model import evidence_weight
 from consensus.engine.types import Estimate, VoteMatrix
@@ -122,7 +123,8 @@ def fit_platt_calibration(
     seed: int = 0,
 ) -> list[PlattCalibration | None]:
     """One logistic curve per predicted label — its own intercept, a slope shared by all labels
-    (a rare label borrows the slope from the common one) — bootstrapped over reference images.
+    (a rare label borrows the slope from the common one) — bootstrapped over reference images
+    (``groups``: each observation's image, by a stable key such as its id).
     Returns one calibration per label (None for a label never predicted)."""
     if labels is None:
         labels = np.zeros(confidence.size, dtype=np.int64)
@@ -133,15 +135,17 @@ def fit_platt_calibration(
     design = np.zeros((x.size, int(present.sum()) + 1))
     design[np.arange(x.size), columns[labels]] = 1.0
     design[:, -1] = x
-    rng = np.random.default_rng(seed)
     unique, group_index = np.unique(groups, return_inverse=True)
+    group_keys = stable_random.keys(unique.tolist())
     fits = []
     for sample in range(bootstrap):
         if sample == 0:
             multiplicity = np.ones(unique.size)
         else:
-            multiplicity = np.bincount(
-                rng.integers(0, unique.size, unique.size), minlength=unique.size
+            # A Poisson bootstrap keyed on the image: an image's weight in a replicate does not
+            # depend on which other images are in the sample (see stable_random).
+            multiplicity = stable_random.poisson_one(
+                stable_random.uniform(seed, sample, group_keys)
             ).astype(float)
         start = fits[0] if fits else None  # bootstrap fits start from the full-data fit
         fits.append(_logistic_fit(design, right, weight * multiplicity[group_index], start))
@@ -252,6 +256,21 @@ def fit_label_calibration(
     return LabelCalibration(edges=edges, values=values, observations=float(totals.sum()))
 
 
+def row_keys(matrix: VoteMatrix, rows: np.ndarray) -> np.ndarray:
+    """Stable keys of the images on ``rows`` (matrix rows), placed at those rows (0 elsewhere)."""
+    out = np.zeros(matrix.n_items, np.uint64)
+    out[rows] = stable_random.keys([matrix.items[row] for row in rows.tolist()])
+    return out
+
+
+def _stable_subset(matrix: VoteMatrix, rows: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """``size`` of ``rows`` (ascending), chosen by a hash of each image's key."""
+    if rows.size <= size:
+        return rows
+    draw = stable_random.uniform(seed, row_keys(matrix, rows)[rows])
+    return np.sort(rows[np.argsort(draw, kind="stable")[:size]])
+
+
 def prefix_posteriors(
     matrix: VoteMatrix,
     estimate: Estimate,
@@ -277,10 +296,15 @@ def prefix_posteriors(
     totals = np.zeros((matrix.n_items, matrix.n_labels))
     np.add.at(totals, items, per_vote)
     log_prior = np.log(np.maximum(estimate.class_prior, 1e-300))
-    rng = np.random.default_rng(seed)
+    # Each vote's place in a draw's order comes from its image's and worker's keys, so a new
+    # vote on one image leaves every other image's orders as they were.
+    vote_keys = (
+        row_keys(matrix, rows)[items],
+        stable_random.keys(matrix.workers)[matrix.worker_index[keep]],
+    )
     out: list[list[np.ndarray]] = [[], [], [], [], []]
     for draw in range(draws):
-        order = np.lexsort((rng.random(items.size), items))
+        order = np.lexsort((stable_random.uniform(seed, draw, *vote_keys), items))
         sorted_items = items[order]
         cumulative = np.cumsum(per_vote[order], axis=0)
         starts = np.searchsorted(sorted_items, sorted_items, side="left")
@@ -346,12 +370,12 @@ def fit_calibration(
     if gold_rows.size:
         reference[gold_rows, np.array(gold_labels_list, dtype=np.int64)] = 1.0
     if seed_rows.size + gold_rows.size > MAX_REFERENCE_IMAGES:
-        # A random subset (seeded, so a recompute is reproducible) is plenty for the curve and
-        # keeps a synset whose every image has 10 votes within the recompute budget.
-        rng = np.random.default_rng(seed)
-        gold_rows = np.sort(rng.permutation(gold_rows)[:MAX_REFERENCE_IMAGES])
+        # A random subset is plenty for the curve and keeps a synset whose every image has 10
+        # votes within the recompute budget. Drawn per image (the images whose keys hash
+        # lowest), so it is reproducible and one image more or less changes it by that image.
+        gold_rows = _stable_subset(matrix, gold_rows, MAX_REFERENCE_IMAGES, seed)
         room = MAX_REFERENCE_IMAGES - gold_rows.size
-        seed_rows = np.sort(rng.permutation(seed_rows)[:room])
+        seed_rows = _stable_subset(matrix, seed_rows, room, seed)
     rows = np.concatenate([seed_rows, gold_rows])
     per_label: list[LabelCalibration | PlattCalibration | None] = [None] * matrix.n_labels
     if rows.size and estimate.confusion is not None:
@@ -388,8 +412,8 @@ def fit_calibration(
                     )
         elif np.unique(row).size >= min_images:
             fitted = fit_platt_calibration(
-                confidence, right, weight, row, best, n_labels=matrix.n_labels, level=level,
-                seed=seed,
+                confidence, right, weight, row_keys(matrix, rows)[row], best,
+                n_labels=matrix.n_labels, level=level, seed=seed,
             )  # fmt: skip
             per_label = [curve if enough[label] else None for label, curve in enumerate(fitted)]
     return Calibration(

@@ -112,8 +112,11 @@ def test_replay_gold_calibrates_without_a_seed_and_is_never_scored(archive):
     assert without.gold_items == 0
     with_gold = replay_online(matrix, truth, "model", **settings, gold_size=40)
     assert with_gold.gold_items == 40 and with_gold.seed_items == 0
-    # 132 decided on 6.1 votes per item, against 84 (all negatives) on all ten.
-    assert with_gold.at_decision["decided"] > without.at_decision["decided"]
+    # Without gold nothing is decided before its tenth vote (84 or 139 images, depending on
+    # whether the positives' curve certifies .95 from the images that reached ten); with gold,
+    # 133 are decided on 6.3 votes per image.
+    assert without.mean_votes == pytest.approx(10.0)
+    assert with_gold.at_decision["decided"] >= 120
     assert with_gold.mean_votes < without.mean_votes - 2
     assert with_gold.at_decision["per_label"]["1"]["decided"] > 0
     assert with_gold.at_decision["precision"] >= 0.95
