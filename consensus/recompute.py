@@ -68,28 +68,20 @@ class _Synset:
     yes: np.ndarray  # counted votes per image
     no: np.ndarray
     gold: dict[int, bool]
-    vote_item: list[int]
-    vote_worker: list[int]
+    vote_item: np.ndarray  # int64
+    vote_worker: np.ndarray  # int64
     vote_label: np.ndarray  # bool
 
 
+_ITEM_COLUMNS = ("pk", "is_gold", "gold_label", "is_seed", "state", "posterior", "votes_needed")
+
+
 def _read(project_id: int, synset_id: str) -> _Synset:
-    scope = {"project_id": project_id, "synset_id": synset_id}
-    rows = (
-        Item.objects.filter(**scope)
-        .order_by("pk")
-        .values_list("pk", "is_gold", "gold_label", "is_seed", "state", "posterior", "votes_needed")
-    )
-    gold: dict[int, bool] = {}
-    images = []
-    for row in rows:
-        if row[1]:
-            gold[row[0]] = bool(row[2])
-        else:
-            images.append(row)
-    pk, _, _, is_seed, state, posterior, needed = zip(*images, strict=True) if images else ((),) * 7
+    pk, is_gold, gold_label, is_seed, state, posterior, needed = _read_items(project_id, synset_id)
+    gold = dict(zip(pk[is_gold].tolist(), gold_label[is_gold].tolist(), strict=True))
+    images = ~is_gold
+    pk_array = pk[images]
     vote_item, vote_worker, vote_label = _read_votes(project_id, synset_id)
-    pk_array = np.asarray(pk, dtype=np.int64)
     # Each vote's image row; votes on gold images are not counted here.
     at = np.minimum(np.searchsorted(pk_array, vote_item), max(pk_array.size - 1, 0))
     counted = pk_array[at] == vote_item if pk_array.size else np.zeros(vote_item.size, bool)
@@ -98,55 +90,78 @@ def _read(project_id: int, synset_id: str) -> _Synset:
     yes = yes.astype(np.int64)
     return _Synset(
         pk=pk_array,
-        is_seed=np.asarray(is_seed, dtype=bool),
-        state=np.asarray(state, dtype=str),
-        posterior=np.array([np.nan if p is None else p for p in posterior], dtype=float),
-        votes_needed=np.asarray(needed, dtype=np.int64),
+        is_seed=is_seed[images],
+        state=state[images],
+        posterior=posterior[images],
+        votes_needed=needed[images],
         yes=yes,
         no=total - yes,
         gold=gold,
-        vote_item=vote_item.tolist(),
+        vote_item=vote_item,
         vote_worker=vote_worker,
         vote_label=vote_label,
     )
 
 
-def _read_votes(project_id: int, synset_id: str) -> tuple[np.ndarray, list[int], np.ndarray]:
+def _read_items(project_id: int, synset_id: str) -> tuple[np.ndarray, ...]:
+    """The synset's images in key order, one array per column of ``_ITEM_COLUMNS`` (gold label
+    False where none, posterior NaN where none)."""
+    rows = (
+        Item.objects.filter(project_id=project_id, synset_id=synset_id)
+        .order_by("pk")
+        .values_list(*_ITEM_COLUMNS)
+    )
+    columns = _as_columns(rows, len(_ITEM_COLUMNS))
+    pk, is_gold, gold_label, is_seed, state, posterior, needed = columns
+    return (
+        np.array(pk, dtype=np.int64),
+        np.array(is_gold, dtype=bool),
+        np.array([bool(label) for label in gold_label], dtype=bool),
+        np.array(is_seed, dtype=bool),
+        np.array(state, dtype=str),
+        np.array([np.nan if p is None else p for p in posterior], dtype=float),
+        np.array(needed, dtype=np.int64),
+    )
+
+
+def _read_votes(project_id: int, synset_id: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The synset's counted votes as columns (image, worker, label), in image and vote order."""
     votes = Vote.objects.filter(
         item__project_id=project_id, item__synset_id=synset_id, status=Vote.Status.CONFIRMED
     ).values_list("item_id", "worker_id", "label")
-    if connection.vendor == "postgresql":
-        # One row of three arrays instead of 100,000 rows of three values: the server builds
-        # the columns, the driver parses them in C (a third of the read's CPU here). The three
-        # aggregates take the same rows in the same pass, so the columns stay aligned.
-        sql, params = votes.query.sql_with_params()
-        with connection.cursor() as cursor:
-            # The ORM's own compiled query, its parameters apart.
-            aggregate = "SELECT array_agg(item_id), array_agg(worker_id), array_agg(label) FROM "
-            cursor.execute(f"{aggregate}({sql}) v", params)  # noqa: S608
-            items, workers, labels = cursor.fetchone()
-        if items is None:  # no vote yet
-            return np.zeros(0, np.int64), [], np.zeros(0, bool)
-        return np.array(items, np.int64), workers, np.array(labels, bool)
-    rows = list(votes)
-    return (
-        np.fromiter((v[0] for v in rows), np.int64, count=len(rows)),
-        [v[1] for v in rows],
-        np.fromiter((v[2] for v in rows), bool, count=len(rows)),
-    )
+    items, workers, labels = _as_columns(votes, 3)
+    return np.array(items, np.int64), np.array(workers, np.int64), np.array(labels, bool)
+
+
+def _as_columns(rows, width: int) -> tuple[list, ...]:
+    """A ``values_list`` queryset's rows as one list per column, in the query's order."""
+    if connection.vendor != "postgresql":
+        listed = list(rows)
+        return tuple(zip(*listed, strict=True)) if listed else ((),) * width
+    # One row of arrays instead of 100,000 rows of values: the server builds the columns, the
+    # driver parses them in C (a third of the read's CPU here). The aggregates take the same
+    # rows in the same pass, in the inner query's order, so the columns stay aligned.
+    sql, params = rows.query.sql_with_params()
+    names = [f'array_agg("{name}")' for name in rows.query.values_select]
+    with connection.cursor() as cursor:
+        # The ORM's own compiled query, its parameters apart.
+        cursor.execute(f"SELECT {', '.join(names)} FROM ({sql}) v", params)  # noqa: S608
+        columns = cursor.fetchone()
+    return tuple(column or [] for column in columns)
 
 
 def _seed_table(project: Project, synset: _Synset) -> ConfidenceTable | None:
     finished = int(np.count_nonzero((synset.yes + synset.no)[synset.is_seed] >= project.seed_votes))
     if finished < MIN_SEED_ITEMS_FOR_TABLE:
         return None
-    # The seed's votes, picked out of the synset's without a Python step per vote.
-    on_seed = np.flatnonzero(np.isin(synset.vote_item, synset.pk[synset.is_seed]))
+    # The seed's votes, picked out of the synset's without a Python step per other vote.
+    on_seed = np.isin(synset.vote_item, synset.pk[synset.is_seed])
     seed_votes = [
-        EngineVote(item=synset.vote_item[at], worker=synset.vote_worker[at],
-                   label=bool(synset.vote_label[at]))
-        for at in on_seed.tolist()
+        EngineVote(item=item, worker=worker, label=label)
+        for item, worker, label in zip(
+            synset.vote_item[on_seed].tolist(), synset.vote_worker[on_seed].tolist(),
+            synset.vote_label[on_seed].tolist(), strict=True,
+        )
     ]  # fmt: skip
     return confidence_table_from_votes(seed_votes, positive=True, min_votes=project.seed_votes)
 
@@ -200,7 +215,7 @@ def _decide(
                         max_votes=project.max_votes,
                     )
                 )  # fmt: skip
-    elif synset.vote_item:
+    elif synset.vote_item.size:
         posterior, codes, difficulty, calibration, kept = _calibrated(project, synset, mixture)
 
     seed_first = synset.is_seed & (n < project.seed_votes)
@@ -241,12 +256,10 @@ def _calibrated(
         label_set=[False, True], item_set=list(gold),
     )  # fmt: skip
     # Each image's row in the matrix (-1: no vote yet, so not in it).
-    row_of = {pk: row for row, pk in enumerate(matrix.items)}
-    rows = np.fromiter((row_of.get(pk, -1) for pk in synset.pk.tolist()), np.int64,
-                       count=synset.pk.size)  # fmt: skip
+    rows = matrix.rows_of(synset.pk)
     voted = rows >= 0
     full_seed = synset.is_seed & voted & (synset.yes + synset.no >= project.seed_votes)
-    n_votes = len(synset.vote_item)
+    n_votes = int(synset.vote_item.size)
     # Only dense synsets resume: with a few votes per image EM has several optima, and where a
     # start from the stored posteriors lands would depend on the history, not on the votes (a
     # cold fit of sparse votes tries two starts and keeps the likelier; it is cheap there).
@@ -423,7 +436,7 @@ def synset_recompute_consensus(*, project_synset_id: int) -> RecomputeSummary | 
         project_synset_id=project_synset_id,
         method=project.consensus_method,
         items=int(synset.pk.size),
-        votes=len(synset.vote_item),
+        votes=int(synset.vote_item.size),
         accepted=accepted,
         rejected=rejected,
         undecided=undecided,

@@ -69,6 +69,28 @@ def _encode_integers(
     return order[position].astype(np.int64)
 
 
+def _first_seen(
+    values: Sequence[Hashable], prefix: Sequence[Hashable] = ()
+) -> tuple[list[Hashable], np.ndarray]:
+    """Distinct values of ``prefix`` then ``values`` in first-seen order, and each value's code.
+    Integer arrays (database ids) are done in numpy: a synset has 100,000 votes."""
+    if isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        try:
+            head = np.asarray(prefix, dtype=values.dtype) if len(prefix) else values[:0]
+        except (TypeError, ValueError, OverflowError):
+            head = None
+        if head is not None and head.ndim == 1:
+            combined = np.concatenate([head, values])
+            distinct, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+            by_first = np.argsort(first, kind="stable")
+            code = np.empty(distinct.size, dtype=np.int64)
+            code[by_first] = np.arange(distinct.size)
+            return distinct[by_first].tolist(), code[inverse.ravel()[head.size :]]
+        values = values.tolist()
+    vocabulary = list(dict.fromkeys([*prefix, *values]))
+    return vocabulary, _encode(values, vocabulary)
+
+
 @dataclass(frozen=True)
 class VoteMatrix:
     """Votes encoded as three parallel integer arrays, the form every method computes on.
@@ -97,14 +119,14 @@ class VoteMatrix:
         if not len(items) == len(workers) == len(labels):
             raise ValueError("items, workers and labels must have the same length")
         label_vocabulary = list(label_set) if label_set is not None else _ordered(labels)
-        item_vocabulary = list(dict.fromkeys([*(item_set or ()), *items]))
-        worker_vocabulary = list(dict.fromkeys(workers))
+        item_vocabulary, item_index = _first_seen(items, prefix=list(item_set or ()))
+        worker_vocabulary, worker_index = _first_seen(workers)
         return cls(
             items=tuple(item_vocabulary),
             workers=tuple(worker_vocabulary),
             labels=tuple(label_vocabulary),
-            item_index=_encode(items, item_vocabulary),
-            worker_index=_encode(workers, worker_vocabulary),
+            item_index=item_index,
+            worker_index=worker_index,
             label_index=_encode(labels, label_vocabulary),
         )
 
@@ -174,9 +196,16 @@ class VoteMatrix:
             label_index=self.label_index[mask],
         )
 
-    def item_codes(self, items: Iterable[Hashable]) -> np.ndarray:
-        position = {item: index for index, item in enumerate(self.items)}
-        return np.array([position[item] for item in items], dtype=np.int64)
+    def rows_of(self, items: np.ndarray) -> np.ndarray:
+        """Each of ``items``' row in the matrix, −1 where it is not one of ``self.items``
+        (integer keys such as database ids, vectorised)."""
+        items = np.asarray(items)
+        known = np.asarray(self.items)
+        if not known.size or not items.size:
+            return np.full(items.shape, -1, dtype=np.int64)
+        order = np.argsort(known, kind="stable")
+        at = np.minimum(np.searchsorted(known[order], items), known.size - 1)
+        return np.where(known[order][at] == items, order[at], -1).astype(np.int64)
 
 
 @dataclass(frozen=True)
