@@ -96,16 +96,28 @@ def _confidence_logit(confidence: np.ndarray) -> np.ndarray:
 def _logistic_fit(
     design: np.ndarray, y: np.ndarray, w: np.ndarray, start: np.ndarray | None = None
 ) -> np.ndarray:
-    """Weighted logistic regression of soft targets y (Newton–Raphson with a tiny ridge)."""
-    theta = np.zeros(design.shape[1]) if start is None else start.copy()
+    """Weighted logistic regressions of soft targets y (Newton–Raphson with a tiny ridge), one
+    per row of ``w`` (samples × observations), all at once: a bootstrap's fits share the design
+    and differ only in their weights. Returns samples × parameters."""
+    w = np.atleast_2d(w)
+    theta = (
+        np.zeros((w.shape[0], design.shape[1]))
+        if start is None
+        else np.tile(start, (w.shape[0], 1))
+    )
     ridge = 1e-6 * np.eye(design.shape[1])
+    active = np.ones(w.shape[0], dtype=bool)
     for _ in range(50):
-        p = expit(design @ theta)
-        gradient = design.T @ (w * (y - p)) - 1e-6 * theta
-        hessian = (design * (w * p * (1 - p))[:, None]).T @ design + ridge
-        step = np.linalg.solve(hessian, gradient)
-        theta += step
-        if np.abs(step).max() < 1e-8:
+        fitting = np.flatnonzero(active)
+        p = expit(theta[fitting] @ design.T)
+        weights = w[fitting]
+        gradient = (weights * (y - p)) @ design - 1e-6 * theta[fitting]
+        hessian = (design.T * (weights * p * (1 - p))[:, None, :]) @ design + ridge
+        step = np.linalg.solve(hessian, gradient[:, :, None])[:, :, 0]
+        theta[fitting] += step
+        # A fit is done once its own step is negligible; the others go on without it.
+        active[fitting[np.abs(step).max(axis=1) < 1e-8]] = False
+        if not active.any():
             break
     return theta
 
@@ -137,19 +149,16 @@ def fit_platt_calibration(
     design[:, -1] = x
     unique, group_index = np.unique(groups, return_inverse=True)
     group_keys = stable_random.keys(unique.tolist())
-    fits = []
-    for sample in range(bootstrap):
-        if sample == 0:
-            multiplicity = np.ones(unique.size)
-        else:
-            # A Poisson bootstrap keyed on the image: an image's weight in a replicate does not
-            # depend on which other images are in the sample (see stable_random).
-            multiplicity = stable_random.poisson_one(
-                stable_random.uniform(seed, sample, group_keys)
-            ).astype(float)
-        start = fits[0] if fits else None  # bootstrap fits start from the full-data fit
-        fits.append(_logistic_fit(design, right, weight * multiplicity[group_index], start))
-    thetas = np.array(fits)
+    full = _logistic_fit(design, right, weight)
+    # A Poisson bootstrap keyed on the image: an image's weight in a replicate does not depend
+    # on which other images are in the sample (see stable_random).
+    multiplicity = stable_random.poisson_one(
+        stable_random.uniform(seed, np.arange(1, bootstrap)[:, None], group_keys[None, :])
+    ).astype(float)
+    # The bootstrap fits start from the full-data fit.
+    thetas = np.vstack(
+        [full, _logistic_fit(design, right, weight * multiplicity[:, group_index], full[0])]
+    )
     out: list[PlattCalibration | None] = []
     for label in range(n_labels):
         mask = labels == label
