@@ -113,8 +113,8 @@ def fit_ceiling(
     for _ in range(MAX_ITERATIONS):
         per_row = likelihood @ weights
         total = float(multiplicity @ np.log(per_row))
-        responsibility = likelihood * (weights * (multiplicity / per_row)[:, None])
-        weights = responsibility.sum(axis=0) + PSEUDO_IMAGES / (2 * GRID)
+        # Each grid point's expected count of images: Σ_rows m · L · w / (L @ w), as one product.
+        weights = weights * ((multiplicity / per_row) @ likelihood) + PSEUDO_IMAGES / (2 * GRID)
         weights /= weights.sum()
         if total - previous < TOLERANCE * n_images:
             break
