@@ -272,8 +272,9 @@ def row_keys(matrix: VoteMatrix, rows: np.ndarray) -> np.ndarray:
     return out
 
 
-def _stable_subset(matrix: VoteMatrix, rows: np.ndarray, size: int, seed: int) -> np.ndarray:
-    """``size`` of ``rows`` (ascending), chosen by a hash of each image's key."""
+def stable_subset(matrix: VoteMatrix, rows: np.ndarray, size: int, seed: int) -> np.ndarray:
+    """``size`` of ``rows`` (ascending), chosen by a hash of each image's key: one image more
+    or less among ``rows`` changes the subset by at most that image."""
     if rows.size <= size:
         return rows
     draw = stable_random.uniform(seed, row_keys(matrix, rows)[rows])
@@ -382,9 +383,9 @@ def fit_calibration(
         # A random subset is plenty for the curve and keeps a synset whose every image has 10
         # votes within the recompute budget. Drawn per image (the images whose keys hash
         # lowest), so it is reproducible and one image more or less changes it by that image.
-        gold_rows = _stable_subset(matrix, gold_rows, MAX_REFERENCE_IMAGES, seed)
+        gold_rows = stable_subset(matrix, gold_rows, MAX_REFERENCE_IMAGES, seed)
         room = MAX_REFERENCE_IMAGES - gold_rows.size
-        seed_rows = _stable_subset(matrix, seed_rows, room, seed)
+        seed_rows = stable_subset(matrix, seed_rows, room, seed)
     rows = np.concatenate([seed_rows, gold_rows])
     per_label: list[LabelCalibration | PlattCalibration | None] = [None] * matrix.n_labels
     if rows.size and estimate.confusion is not None:

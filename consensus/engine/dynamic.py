@@ -17,6 +17,7 @@ from consensus.engine.calibration import (
     Calibration,
     established_workers,
     fit_calibration,
+    stable_subset,
     vote_support,
 )
 from consensus.engine.dawid_skene import softmax_rows
@@ -123,9 +124,8 @@ def decide_synset(
     model = "workers"
     held_out: dict[str, float] = {}
     selection_rows = seed_rows[n_votes[seed_rows] >= 2]
-    if selection_rows.size > MAX_SELECTION_IMAGES:
-        rng = np.random.default_rng(seed)
-        selection_rows = np.sort(rng.permutation(selection_rows)[:MAX_SELECTION_IMAGES])
+    # Drawn per image, like the calibration's references (see stable_random).
+    selection_rows = stable_subset(matrix, selection_rows, MAX_SELECTION_IMAGES, seed)
     if choose_model and not priors.pooled_workers and selection_rows.size >= MIN_SELECTION_IMAGES:
         exchangeable = fit_model(
             matrix, gold=gold, class_prior_counts=class_prior_counts,
