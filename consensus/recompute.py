@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from django.db import connection, transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from consensus.engine.confidence_table import ConfidenceTable, confidence_table_from_votes
@@ -133,7 +134,7 @@ def _read_votes(project_id: int, synset_id: str) -> tuple[np.ndarray, np.ndarray
     return np.array(items, np.int64), np.array(workers, np.int64), np.array(labels, bool)
 
 
-def _as_columns(rows, width: int) -> tuple[list, ...]:
+def _as_columns(rows: QuerySet, width: int) -> tuple[list, ...]:
     """A ``values_list`` queryset's rows as one list per column, in the query's order."""
     if connection.vendor != "postgresql":
         listed = list(rows)

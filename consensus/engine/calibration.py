@@ -265,10 +265,15 @@ def fit_label_calibration(
     return LabelCalibration(edges=edges, values=values, observations=float(totals.sum()))
 
 
-def row_keys(matrix: VoteMatrix, rows: np.ndarray) -> np.ndarray:
+def _keys_of(matrix: VoteMatrix, rows: np.ndarray) -> np.ndarray:
+    """Stable keys of the images on ``rows`` (matrix rows), in the order of ``rows``."""
+    return stable_random.keys([matrix.items[row] for row in rows.tolist()])
+
+
+def _row_keys(matrix: VoteMatrix, rows: np.ndarray) -> np.ndarray:
     """Stable keys of the images on ``rows`` (matrix rows), placed at those rows (0 elsewhere)."""
     out = np.zeros(matrix.n_items, np.uint64)
-    out[rows] = stable_random.keys([matrix.items[row] for row in rows.tolist()])
+    out[rows] = _keys_of(matrix, rows)
     return out
 
 
@@ -277,7 +282,7 @@ def stable_subset(matrix: VoteMatrix, rows: np.ndarray, size: int, seed: int) ->
     or less among ``rows`` changes the subset by at most that image."""
     if rows.size <= size:
         return rows
-    draw = stable_random.uniform(seed, row_keys(matrix, rows)[rows])
+    draw = stable_random.uniform(seed, _keys_of(matrix, rows))
     return np.sort(rows[np.argsort(draw, kind="stable")[:size]])
 
 
@@ -309,7 +314,7 @@ def prefix_posteriors(
     # Each vote's place in a draw's order comes from its image's and worker's keys, so a new
     # vote on one image leaves every other image's orders as they were.
     vote_keys = (
-        row_keys(matrix, rows)[items],
+        _row_keys(matrix, rows)[items],
         stable_random.keys(matrix.workers)[matrix.worker_index[keep]],
     )
     out: list[list[np.ndarray]] = [[], [], [], [], []]
@@ -422,7 +427,7 @@ def fit_calibration(
                     )
         elif np.unique(row).size >= min_images:
             fitted = fit_platt_calibration(
-                confidence, right, weight, row_keys(matrix, rows)[row], best,
+                confidence, right, weight, _row_keys(matrix, rows)[row], best,
                 n_labels=matrix.n_labels, level=level, seed=seed,
             )  # fmt: skip
             per_label = [curve if enough[label] else None for label, curve in enumerate(fitted)]

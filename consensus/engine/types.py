@@ -60,13 +60,20 @@ def _encode_integers(
         array = array.astype(np.int64)
     if array.dtype.kind not in "iu":
         return None
-    known = np.asarray(vocabulary, dtype=array.dtype)
-    order = np.argsort(known, kind="stable")
-    position = np.minimum(np.searchsorted(known[order], array), known.size - 1)
-    if not np.array_equal(known[order][position], array):
-        missing = array[known[order][position] != array][0]
+    codes = _positions(array, np.asarray(vocabulary, dtype=array.dtype))
+    if (codes < 0).any():
+        missing = array[codes < 0][0]
         raise ValueError(f"value {missing.item()!r} is not in the declared labels")
-    return order[position].astype(np.int64)
+    return codes
+
+
+def _positions(values: np.ndarray, known: np.ndarray) -> np.ndarray:
+    """Each value's index in ``known`` (comparable, distinct), −1 where it is not there."""
+    if not known.size:
+        return np.full(values.shape, -1, dtype=np.int64)
+    order = np.argsort(known, kind="stable")
+    at = np.minimum(np.searchsorted(known[order], values), known.size - 1)
+    return np.where(known[order][at] == values, order[at], -1).astype(np.int64)
 
 
 def _first_seen(
@@ -199,13 +206,7 @@ class VoteMatrix:
     def rows_of(self, items: np.ndarray) -> np.ndarray:
         """Each of ``items``' row in the matrix, −1 where it is not one of ``self.items``
         (integer keys such as database ids, vectorised)."""
-        items = np.asarray(items)
-        known = np.asarray(self.items)
-        if not known.size or not items.size:
-            return np.full(items.shape, -1, dtype=np.int64)
-        order = np.argsort(known, kind="stable")
-        at = np.minimum(np.searchsorted(known[order], items), known.size - 1)
-        return np.where(known[order][at] == items, order[at], -1).astype(np.int64)
+        return _positions(np.asarray(items), np.asarray(self.items))
 
 
 @dataclass(frozen=True)
