@@ -183,6 +183,12 @@ class UrlListSource(ImageSource):
             if first is not row:
                 self.duplicate_lines.append((f"line {row.line}", f"same as line {first.line}"))
         self.rows = list(unique.values())
+        # Each page is a slice of its synset's rows, grouped once here: a page no longer scans
+        # the whole list, which made a job over a long list quadratic in its length.
+        self._named_any = any(row.wnid for row in self.rows)
+        self._by_wnid: dict[str | None, list[UrlRow]] = {}
+        for row in self.rows:
+            self._by_wnid.setdefault(row.wnid, []).append(row)
 
     def named(self) -> list[tuple[str, str | None]]:
         return [(f"line {row.line}: {row.url}", row.wnid) for row in self.rows]
@@ -192,9 +198,7 @@ class UrlListSource(ImageSource):
 
     def search(self, query: str, page: int, *, wnid: str | None = None) -> list[SourceResult]:
         check_page(page)
-        rows = self.rows
-        if wnid and any(row.wnid for row in rows):
-            rows = [row for row in rows if row.wnid == wnid]
+        rows = self._by_wnid.get(wnid, []) if wnid and self._named_any else self.rows
         start = (page - 1) * self.page_size
         return [
             SourceResult(

@@ -148,6 +148,18 @@ def test_source_filters_by_wnid_and_pages(tmp_path):
     assert all(r.fetch is None and r.wnid == DOG for r in pages[0])
 
 
+def test_list_naming_synsets_serves_each_only_its_own_rows(tmp_path):
+    path = tmp_path / "list.csv"
+    rows = [f"https://img.example/{i}.jpg,{DOG if i % 3 == 0 else ''}" for i in range(9)]
+    path.write_text("url,wnid\n" + "\n".join(rows), encoding="utf-8")
+    source = UrlListSource(path, page_size=10)
+    served = [r.image_url for r in source.search("q", 1, wnid=DOG)]
+    assert served == [f"https://img.example/{i}.jpg" for i in (0, 3, 6)]
+    assert source.search("q", 1, wnid=TENCH) == []
+    # Without a synset to select for, the whole list, rows naming none included.
+    assert len(source.search("q", 1)) == 9
+
+
 def test_list_without_wnids_serves_every_synset(tmp_path):
     path = tmp_path / "list.txt"
     path.write_text("https://img.example/1.jpg\nhttps://img.example/2.jpg\n")
